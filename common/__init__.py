@@ -1,0 +1,1 @@
+"""Code shared by the voxclone services: DSP, text, wire format, settings, errors."""

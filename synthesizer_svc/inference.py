@@ -1,0 +1,72 @@
+"""text + speaker embedding -> mel spectrograms, with RTVC's batching, padding and trimming."""
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from common.checkpoints import config_from, read_checkpoint
+from common.text import text_to_sequence
+from synthesizer_svc.model import Tacotron, TacotronConfig
+
+BATCH_SIZE = 16
+TRIM_THRESHOLD = -3.4  # hparams.tts_stop_threshold, applied to the last frame's maximum
+
+
+def load_synthesizer(path: str, hparams: dict | None = None) -> Tacotron:
+    """Checkpoints without hparams get RTVC's defaults; r comes from the `decoder.r` buffer."""
+    state, stored = read_checkpoint(path)
+    hparams = hparams or stored  # explicit hparams win: RTVC files carry none
+    model = Tacotron(config_from(TacotronConfig, hparams))
+    model.load_state_dict(state, strict=True)
+    return model.eval()
+
+
+@dataclass
+class SynthResult:
+    mels: list[np.ndarray]          # each (80, T_i) float32
+    alignments: list[np.ndarray]    # each (steps_i, T_in_i)
+    stopped: list[bool]             # False when the item ran to the frame cap
+
+
+def trim_silent_tail(mel: np.ndarray, threshold: float = TRIM_THRESHOLD) -> np.ndarray:
+    # numpy 1 compared float32 against a float64 threshold; doing it in float64 keeps that behaviour.
+    end = mel.shape[1]
+    while end > 1 and float(mel[:, end - 1].max()) < threshold:
+        end -= 1
+    return mel[:, :end]
+
+
+def pad_sequences(seqs: list[list[int]]) -> torch.Tensor:
+    out = torch.zeros(len(seqs), max(map(len, seqs)), dtype=torch.long)
+    for i, s in enumerate(seqs):
+        out[i, :len(s)] = torch.tensor(s)
+    return out
+
+
+@torch.no_grad()
+def synthesize(model: Tacotron, texts: list[str], embeddings: np.ndarray, max_frames: int = 2000,
+               batch_size: int = BATCH_SIZE, seed: int | None = None, cut_at_stop: bool = True) -> SynthResult:
+    """With `cut_at_stop`, each item ends where its own stop token fired (RTVC runs every item until the
+    whole batch stops, which can append babble to short items); then trailing silent frames are trimmed
+    as RTVC does."""
+    if seed is not None:
+        torch.manual_seed(seed)
+    embeddings = np.asarray(embeddings, dtype=np.float32).reshape(len(texts), -1)
+    seqs = [text_to_sequence(t.strip()) for t in texts]
+    result = SynthResult([], [], [])
+    for start in range(0, len(seqs), batch_size):
+        chars = pad_sequences(seqs[start:start + batch_size])
+        spk = torch.from_numpy(embeddings[start:start + batch_size])
+        _, postnet, attention, stop_logits = model.generate(chars, spk, steps=max_frames)
+        r = model.r
+        fired = torch.sigmoid(stop_logits) > 0.5
+        fired[:, : 10 // r + 1] = False  # the stop rule ignores steps whose frame index t <= 10
+        for i in range(chars.size(0)):
+            hits = torch.nonzero(fired[i]).flatten()
+            steps = int(hits[0]) + 1 if len(hits) and cut_at_stop else stop_logits.size(1)
+            mel = postnet[i, :, : steps * r].numpy().astype(np.float32)
+            result.mels.append(trim_silent_tail(mel))
+            n_in = len(seqs[start + i])
+            result.alignments.append(attention[i, :steps, :n_in].numpy())
+            result.stopped.append(bool(len(hits)))
+    return result

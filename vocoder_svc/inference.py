@@ -1,0 +1,30 @@
+"""mel -> waveform, with WaveRNN (RTVC's `infer_waveform`) or Griffin-Lim."""
+import numpy as np
+import torch
+
+from common import audio
+from common.checkpoints import config_from, read_checkpoint
+from vocoder_svc.model import WaveRNN, WaveRNNConfig
+
+MIN_WAVERNN_FRAMES = 2
+
+
+def load_vocoder(path: str, hparams: dict | None = None) -> WaveRNN:
+    state, stored = read_checkpoint(path)
+    hparams = hparams or stored  # explicit hparams win: RTVC files carry none
+    model = WaveRNN(config_from(WaveRNNConfig, hparams))
+    model.load_state_dict(state, strict=True)
+    return model.eval()
+
+
+def vocode_wavernn(model: WaveRNN, mel: np.ndarray, target: int = 8000, overlap: int = 800, batched: bool = True,
+                   greedy: bool = False, progress=None) -> np.ndarray:
+    """(80, T) mel in [-4, 4] -> float32 16 kHz audio of (T-1)*200 samples."""
+    x = torch.from_numpy(np.asarray(mel, dtype=np.float32)[None] / audio.HP.max_abs_value)
+    return model.generate(x, batched=batched, target=target, overlap=overlap, greedy=greedy,
+                          progress=progress).astype(np.float32)
+
+
+def vocode_griffinlim(mel: np.ndarray, seed: int | None = 0, n_iter: int | None = None) -> np.ndarray:
+    rng = np.random.RandomState(seed) if seed is not None else None
+    return audio.griffin_lim(np.asarray(mel, dtype=np.float32), rng=rng, n_iter=n_iter).astype(np.float32)
