@@ -59,3 +59,18 @@ def embed_utterance(model: SpeakerEncoder, wav: np.ndarray, using_partials: bool
     partials = embed_frames(model, np.stack([mel[a:b] for a, b in slices.mel]))
     raw = partials.mean(axis=0)
     return Embedding(raw / np.linalg.norm(raw, 2), partials, slices.wav)
+
+
+MIN_SPEECH_SAMPLES = speaker_audio.SAMPLE_RATE // 10
+
+
+def embed_reference(model: SpeakerEncoder, wav16k: np.ndarray, preprocess: bool = True) -> tuple[Embedding, bool]:
+    """Embedding of a 16 kHz reference; returns (embedding, whether VAD trimming was applied).
+
+    When the VAD finds (almost) no speech, the untrimmed audio is embedded rather than failing."""
+    trimmed = False
+    if preprocess:
+        wav = speaker_audio.preprocess_wav(wav16k)
+        trimmed = len(wav) >= MIN_SPEECH_SAMPLES
+        wav16k = wav if trimmed else speaker_audio.normalize_volume(wav16k)
+    return embed_utterance(model, wav16k.astype(np.float32)), trimmed

@@ -70,3 +70,26 @@ def synthesize(model: Tacotron, texts: list[str], embeddings: np.ndarray, max_fr
             result.alignments.append(attention[i, :steps, :n_in].numpy())
             result.stopped.append(bool(len(hits)))
     return result
+
+
+SILENCE_FRAMES = 12  # 0.15 s between sentences, as RTVC's toolbox inserts
+
+
+def synthesize_texts(model: Tacotron, texts: list[str], embeddings: np.ndarray, split, max_frames: int,
+                     seed: int | None = None):
+    """Split each text into sentences, synthesize all sentences as one batch, rejoin per text.
+
+    Returns [(mel (80, T), stopped, sentences, alignments)] in input order."""
+    plan = [split(t) or [t.strip()] for t in texts]
+    flat = [s for sentences in plan for s in sentences]
+    flat_emb = np.concatenate([np.repeat(embeddings[i:i + 1], len(s), axis=0) for i, s in enumerate(plan)])
+    res = synthesize(model, flat, flat_emb, max_frames=max_frames, seed=seed)
+    out, k = [], 0
+    gap = np.full((model.cfg.n_mels, SILENCE_FRAMES), -4.0, dtype=np.float32)
+    for sentences in plan:
+        mels = res.mels[k:k + len(sentences)]
+        joined = [m for mel in mels for m in (mel, gap)][:-1]
+        out.append((np.concatenate(joined, axis=1), all(res.stopped[k:k + len(sentences)]), sentences,
+                    res.alignments[k:k + len(sentences)]))
+        k += len(sentences)
+    return out

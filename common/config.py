@@ -1,0 +1,26 @@
+"""Settings shared by every service, from environment variables (12-factor, `$PORT`)."""
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class ServiceSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="", extra="ignore")
+
+    host: str = "127.0.0.1"
+    port: int = Field(8000, description="listening port; Heroku-style platforms set $PORT")
+    log_level: str = "INFO"
+    api_keys: str = Field("", description="comma-separated keys; empty disables authentication")
+    cors_origins: str = Field("", description="comma-separated origins allowed by CORS; '*' for any")
+    max_upload_bytes: int = 20 * 1024 * 1024
+    max_text_chars: int = 2000
+    max_audio_seconds: float = 120.0
+    max_mel_frames: int = 20000
+    rate_limit: str = Field("", description="per-key limit such as '60/minute'; empty disables")
+    redis_url: str = ""
+    torch_threads: int = 0
+
+    def key_list(self) -> list[str]:
+        return [k.strip() for k in self.api_keys.split(",") if k.strip()]
+
+    def origin_list(self) -> list[str]:
+        return [o.strip() for o in self.cors_origins.split(",") if o.strip()]

@@ -1,0 +1,56 @@
+"""Arrays on the wire: plain JSON lists (RTVC-seed compatible) or a compact {dtype, shape, data: base64}."""
+import base64
+from typing import Annotated, Literal, Union
+
+import numpy as np
+from pydantic import BaseModel, Field
+
+from common.errors import bad_request
+
+ALLOWED_DTYPES = {"float32", "float16", "float64", "int16"}
+
+
+class CompactArray(BaseModel):
+    dtype: Literal["float32", "float16", "float64", "int16"] = "float32"
+    shape: list[int]
+    data: str = Field(description="base64 of the little-endian C-order bytes")
+
+
+NestedFloats = Union[list[float], list[list[float]], list[list[list[float]]]]
+ArrayIn = Annotated[Union[CompactArray, NestedFloats], Field(description="JSON list(s) or compact base64 form")]
+
+
+def decode_array(value, name: str, ndim: tuple[int, ...] = (1,), max_elements: int = 50_000_000) -> np.ndarray:
+    """float32 array from either wire form, rejecting bad shapes and non-finite values with a 422."""
+    if isinstance(value, CompactArray):
+        if any(d < 0 for d in value.shape) or int(np.prod(value.shape)) > max_elements:
+            raise bad_request(f"{name}: shape {value.shape} is not allowed")
+        try:
+            raw = base64.b64decode(value.data, validate=True)
+        except ValueError:
+            raise bad_request(f"{name}: data is not valid base64") from None
+        dtype = np.dtype(value.dtype).newbyteorder("<")
+        if len(raw) != int(np.prod(value.shape)) * dtype.itemsize:
+            raise bad_request(f"{name}: {len(raw)} bytes do not match shape {value.shape} of {value.dtype}")
+        arr = np.frombuffer(raw, dtype=dtype).reshape(value.shape)
+    else:
+        try:
+            arr = np.asarray(value, dtype=np.float64)
+        except (ValueError, TypeError):
+            raise bad_request(f"{name}: rows must all have the same length") from None
+        if arr.size > max_elements:
+            raise bad_request(f"{name}: too many values")
+    if arr.ndim not in ndim:
+        raise bad_request(f"{name}: expected {' or '.join(f'{n}-D' for n in ndim)} array, got shape {list(arr.shape)}")
+    if arr.size == 0:
+        raise bad_request(f"{name}: is empty")
+    if not np.all(np.isfinite(arr)):
+        raise bad_request(f"{name}: contains NaN or infinite values")
+    return np.ascontiguousarray(arr, dtype=np.float32)
+
+
+def encode_array(arr: np.ndarray, compact: bool, dtype: str = "float32"):
+    arr = np.ascontiguousarray(arr, dtype=np.dtype(dtype).newbyteorder("<"))
+    if not compact:
+        return arr.astype(np.float64).tolist()
+    return {"dtype": dtype, "shape": list(arr.shape), "data": base64.b64encode(arr.tobytes()).decode("ascii")}

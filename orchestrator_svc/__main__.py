@@ -1,0 +1,7 @@
+import uvicorn
+
+from orchestrator_svc.app import OrchestratorSettings, create
+
+if __name__ == "__main__":
+    settings = OrchestratorSettings()
+    uvicorn.run(create(settings), host=settings.host, port=settings.port, log_config=None)

@@ -1,0 +1,72 @@
+"""The cloning pipeline as plain async functions over the three stage services."""
+import hashlib
+from dataclasses import dataclass
+
+import numpy as np
+
+from common.errors import bad_request
+from common.wire import CompactArray, decode_array, encode_array
+from orchestrator_svc.clients import StagePool
+from orchestrator_svc.voices import VoiceStore
+
+EMBEDDING_SIZE = 256
+
+
+def _array(payload, name: str, ndim=(1, 2)) -> np.ndarray:
+    value = CompactArray(**payload) if isinstance(payload, dict) else payload
+    return decode_array(value, name, ndim=ndim)
+
+
+@dataclass
+class Speech:
+    wav: np.ndarray
+    mels: list[np.ndarray]
+    alignments: list[list[np.ndarray]]
+    stopped: bool
+    sentences: list[str]
+
+
+class Pipeline:
+    def __init__(self, encoder: StagePool, synthesizer: StagePool, vocoder: StagePool, store: VoiceStore):
+        self.encoder, self.synthesizer, self.vocoder, self.store = encoder, synthesizer, vocoder, store
+
+    async def embed_audio_file(self, data: bytes, filename: str = "reference") -> tuple[np.ndarray, bool]:
+        """Embedding of an uploaded reference; identical bytes are embedded only once (hash cache)."""
+        digest = hashlib.sha256(data).hexdigest()
+        cached = self.store.cached_embedding(digest)
+        if cached is not None:
+            return cached, True
+        resp = await self.encoder.post("/v1/embed", files={"file": (filename, data)}, data={"compact": "true"})
+        emb = _array(resp.json()["embedding"], "embedding", ndim=(1,))
+        self.store.cache_embedding(digest, emb)
+        return emb, False
+
+    async def embed_waveform(self, wav: list | dict, sample_rate: int) -> np.ndarray:
+        resp = await self.encoder.post("/v1/embed", json={"wav": wav, "sample_rate": sample_rate, "compact": True})
+        return _array(resp.json()["embedding"], "embedding", ndim=(1,))
+
+    async def synthesize(self, text: str, embedding: np.ndarray, alignments: bool = False, seed: int | None = None):
+        body = {"text": text, "embedding": embedding.astype(float).tolist(), "compact": True,
+                "return_alignments": alignments, "seed": seed}
+        item = (await self.synthesizer.post("/v1/synthesize", json=body)).json()["mels"][0]
+        mel = _array(item["mel"], "mel", ndim=(2,))
+        aligns = [_array(a, "alignment", ndim=(2,)) for a in item.get("alignments") or []]
+        return mel, aligns, item["stopped"], item["sentences"]
+
+    async def vocode(self, mel: np.ndarray, backend: str | None) -> np.ndarray:
+        body = {"mel": encode_array(mel, compact=True), "backend": backend, "compact": True}
+        return _array((await self.vocoder.post("/v1/vocode", json=body)).json()["wav"], "wav", ndim=(1,))
+
+    async def speak(self, text: str, embedding: np.ndarray, backend: str | None = None, alignments: bool = False,
+                    seed: int | None = None) -> Speech:
+        embedding = check_embedding(embedding)
+        mel, aligns, stopped, sentences = await self.synthesize(text, embedding, alignments, seed)
+        wav = await self.vocode(mel, backend)
+        return Speech(wav=wav, mels=[mel], alignments=[aligns], stopped=stopped, sentences=sentences)
+
+
+def check_embedding(embedding: np.ndarray) -> np.ndarray:
+    embedding = np.asarray(embedding, dtype=np.float32).reshape(-1)
+    if embedding.size != EMBEDDING_SIZE:
+        raise bad_request(f"embedding: expected {EMBEDDING_SIZE} values, got {embedding.size}")
+    return embedding

@@ -1,0 +1,56 @@
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from common.wire import ArrayIn
+
+AudioFormat = Literal["wav", "mp3", "ogg", "flac"]
+Backend = Literal["wavernn", "griffinlim"]
+
+
+class SeedInferenceRequest(BaseModel):
+    """Either a reference waveform (`wav`, `sr`) or a ready embedding (`embed`), plus the text."""
+    text: str
+    wav: ArrayIn | None = None
+    sr: int | None = None
+    embed: ArrayIn | None = None
+
+
+class SeedInferenceResponse(BaseModel):
+    wav: list[float]
+    sr: int = 16000
+
+
+class VoiceImport(BaseModel):
+    name: str = Field(min_length=1, max_length=200)
+    embedding: ArrayIn
+
+
+class Voice(BaseModel):
+    id: str
+    name: str
+    source: Literal["audio", "embedding"]
+    created_at: float
+    embedding: list[float] | None = None
+
+
+class VoiceList(BaseModel):
+    voices: list[Voice]
+
+
+class TTSRequest(BaseModel):
+    text: str
+    voice_id: str | None = None
+    embedding: ArrayIn | None = None
+    format: AudioFormat = "wav"
+    vocoder: Backend | None = None
+    seed: int | None = None
+
+
+class SpeechRequest(BaseModel):
+    """OpenAI-compatible `/v1/audio/speech`; `voice` is a voice-library id."""
+    model: str = "voxclone-1"
+    input: str
+    voice: str
+    response_format: Literal["mp3", "opus", "aac", "flac", "wav", "pcm"] = "mp3"
+    speed: float = Field(1.0, ge=0.25, le=4.0)

@@ -1,0 +1,7 @@
+import uvicorn
+
+from synthesizer_svc.app import SynthesizerSettings, create
+
+if __name__ == "__main__":
+    settings = SynthesizerSettings()
+    uvicorn.run(create(settings), host=settings.host, port=settings.port, log_config=None)

@@ -1,0 +1,100 @@
+"""Corpus -> training examples: RTVC mels (80, T) and utterance speaker embeddings.
+
+    python -m training.preprocess --corpus data/corpus --speechocean data/speechocean --out data/prep
+
+Sources: the synthetic corpus (metadata.tsv) and, when given, speechocean762 (Kaldi `text` + WAVE/).
+Re-running skips utterances already processed.
+"""
+import argparse
+import csv
+import os
+from multiprocessing import Pool
+from pathlib import Path
+
+import librosa
+import numpy as np
+import soundfile as sf
+from tqdm import tqdm
+
+from common import audio
+from common.text import text_to_sequence
+
+MAX_FRAMES = 800
+_encoder = None
+
+
+def corpus_items(corpus: Path):
+    with open(corpus / "metadata.tsv", newline="") as f:
+        for speaker, rel, text, split in csv.reader(f, delimiter="\t"):
+            yield f"syn_{speaker}_{Path(rel).stem}", speaker, str(corpus / rel), text, split
+
+
+def speechocean_items(root: Path, heldout_every: int = 25):
+    """Kaldi layout: <split>/text, wav.scp and utt2spk, whitespace-separated."""
+    def table(path):
+        return dict(line.split(None, 1) for line in path.read_text().splitlines() if line.strip())
+    for split in ("train", "test"):
+        texts, wavs, spks = (table(root / split / n) for n in ("text", "wav.scp", "utt2spk"))
+        for utt, words in texts.items():
+            spk = spks[utt].strip()
+            heldout = int("".join(c for c in spk if c.isdigit()) or 0) % heldout_every == 0
+            yield (f"so_{utt}", f"so_{spk}", str(root / wavs[utt].strip()), words.strip().lower().capitalize() + ".",
+                   "heldout" if heldout else "train")
+
+
+def _process(item):
+    global _encoder
+    uid, speaker, path, text, split, out = item
+    mel_path, emb_path = out / "mels" / f"{uid}.npy", out / "embeds" / f"{uid}.npy"
+    if not mel_path.exists():
+        import torch
+        torch.set_num_threads(1)
+        from encoder_svc.inference import embed_reference, load_encoder
+        if _encoder is None:
+            _encoder = load_encoder()
+        wav, sr = sf.read(path, dtype="float32", always_2d=True)
+        wav = wav.mean(axis=1)
+        if sr != 16000:
+            wav = librosa.resample(wav, orig_sr=sr, target_sr=16000)
+        wav, _ = librosa.effects.trim(wav, top_db=40, frame_length=800, hop_length=200)
+        if len(wav) < 8000:
+            return None
+        wav = wav / max(1e-3, np.abs(wav).max()) * 0.9
+        mel = audio.melspectrogram(wav).astype(np.float32)
+        if mel.shape[1] > MAX_FRAMES:
+            return None
+        emb, _ = embed_reference(_encoder, wav)
+        np.save(emb_path, emb.embedding.astype(np.float32))
+        np.save(mel_path, mel)
+    n_frames = np.load(mel_path, mmap_mode="r").shape[1]
+    return uid, speaker, text, n_frames, split
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--corpus", type=Path)
+    ap.add_argument("--speechocean", type=Path)
+    ap.add_argument("--out", type=Path, default=Path("data/prep"))
+    ap.add_argument("--workers", type=int, default=max(1, (os.cpu_count() or 2) - 1))
+    args = ap.parse_args(argv)
+    (args.out / "mels").mkdir(parents=True, exist_ok=True)
+    (args.out / "embeds").mkdir(parents=True, exist_ok=True)
+    items = []
+    if args.corpus:
+        items += list(corpus_items(args.corpus))
+    if args.speechocean:
+        items += list(speechocean_items(args.speechocean))
+    jobs = [(*it, args.out) for it in items]
+    rows = []
+    with Pool(args.workers) as pool:
+        for row in tqdm(pool.imap(_process, jobs, chunksize=8), total=len(jobs), desc="preprocess", unit="utt"):
+            if row is not None and len(text_to_sequence(row[2])) > 2:
+                rows.append(row)
+    with open(args.out / "index.tsv", "w", newline="") as f:
+        csv.writer(f, delimiter="\t").writerows(rows)
+    hours = sum(r[3] for r in rows) * 200 / 16000 / 3600
+    print(f"{len(rows)} utterances, {len({r[1] for r in rows})} speakers, {hours:.2f} h -> {args.out}")
+
+
+if __name__ == "__main__":
+    main()

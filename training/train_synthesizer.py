@@ -1,0 +1,129 @@
+"""Train the default synthesizer (RTVC Tacotron, smaller widths) with a guided-attention loss.
+
+    python -m training.train_synthesizer --data data/prep data/prep_so --run runs/synth --minutes 90
+
+Resumable: re-running with the same --run continues from runs/<run>/last.pt. Uses CUDA when present.
+`--export models/synthesizer.pt` writes the fp16 weights the services load.
+"""
+import argparse
+import json
+import math
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from tqdm import tqdm
+
+from common.checkpoints import config_from, read_checkpoint, write_checkpoint
+from synthesizer_svc.model import Tacotron, TacotronConfig
+from training.data import bucketed_batches, collate, load_index
+
+SMALL = TacotronConfig(embed_dims=256, encoder_dims=128, decoder_dims=128, postnet_dims=256, lstm_dims=512)
+
+
+def guided_attention_loss(attn: torch.Tensor, n_in: torch.Tensor, n_steps: torch.Tensor, g: float = 0.2):
+    """Penalise attention far from the diagonal (Tachibana et al. 2017); speeds up alignment a lot."""
+    B, S, N = attn.shape
+    s = torch.arange(S, device=attn.device)[None, :, None] / n_steps[:, None, None].clamp(min=1)
+    n = torch.arange(N, device=attn.device)[None, None, :] / n_in[:, None, None].clamp(min=1)
+    w = 1 - torch.exp(-((n - s) ** 2) / (2 * g * g))
+    mask = (torch.arange(S, device=attn.device)[None, :, None] < n_steps[:, None, None]) & \
+           (torch.arange(N, device=attn.device)[None, None, :] < n_in[:, None, None])
+    return (attn * w * mask).sum() / mask.sum()
+
+
+def losses(model, batch, device, ga_weight):
+    chars, mel, emb, n_in, n_frames = (t.to(device) for t in batch)
+    mel_out, post_out, attn, stop_logits = model(chars, mel, emb)
+    r = model.r
+    steps = stop_logits.size(1)
+    # Step s is 'stop' once its last frame reaches the utterance end.
+    stop_target = ((torch.arange(steps, device=device)[None] + 1) * r >= n_frames[:, None]).float()
+    loss_mel = F.mse_loss(mel_out, mel) + F.l1_loss(mel_out, mel)
+    loss_post = F.mse_loss(post_out, mel) + F.l1_loss(post_out, mel)
+    loss_stop = F.binary_cross_entropy_with_logits(stop_logits, stop_target)
+    loss_ga = guided_attention_loss(attn, n_in, (n_frames + r - 1) // r)
+    total = loss_mel + loss_post + loss_stop + ga_weight * loss_ga
+    return total, {"mel": loss_mel.item(), "post": loss_post.item(), "stop": loss_stop.item(), "ga": loss_ga.item()}
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--data", type=Path, nargs="+", default=[Path("data/prep")])
+    ap.add_argument("--run", type=Path, default=Path("runs/synth"))
+    ap.add_argument("--init", type=Path, help="start from these weights (e.g. the committed default)")
+    ap.add_argument("--batch", type=int, default=16)
+    ap.add_argument("--r", type=int, default=2)
+    ap.add_argument("--lr", type=float, default=1e-3)
+    ap.add_argument("--max-frames", type=int, default=600, help="skip longer utterances (CPU time)")
+    ap.add_argument("--minutes", type=float, default=60.0, help="stop after this much wall time")
+    ap.add_argument("--steps", type=int, default=10 ** 9)
+    ap.add_argument("--save-every", type=int, default=200)
+    ap.add_argument("--export", type=Path, help="also write fp16 weights here at every save")
+    ap.add_argument("--threads", type=int, default=0)
+    ap.add_argument("--seed", type=int, default=0)
+    args = ap.parse_args(argv)
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    torch.manual_seed(args.seed)
+    args.run.mkdir(parents=True, exist_ok=True)
+    examples = [e for e in load_index(args.data) if e.split == "train" and e.n_frames <= args.max_frames]
+    last = args.run / "last.pt"
+    if last.exists() or args.init:
+        state, hparams = read_checkpoint(last if last.exists() else args.init)
+        cfg = config_from(TacotronConfig, hparams) if hparams else SMALL
+        model = Tacotron(cfg)
+        model.load_state_dict(state)
+    else:
+        cfg = SMALL
+        model = Tacotron(cfg)
+        model.r = args.r
+    model.to(device).train()
+    opt = torch.optim.Adam(model.parameters(), lr=args.lr)
+    if last.exists():
+        ckpt = torch.load(last, map_location=device, weights_only=True)
+        if "optimizer_state" in ckpt:
+            opt.load_state_dict(ckpt["optimizer_state"])
+    step = int(model.step)
+    print(f"{len(examples)} training utterances, {len({e.speaker for e in examples})} speakers, "
+          f"step {step}, r={model.r}, {sum(p.numel() for p in model.parameters()) / 1e6:.2f}M params, {device}")
+    rng = np.random.RandomState(args.seed + step)
+    deadline = time.time() + args.minutes * 60
+    log = open(args.run / "log.jsonl", "a")
+    bar = tqdm(total=min(args.steps, 10 ** 6), initial=step, desc="synth", unit="step")
+    done = False
+    while not done:
+        for batch in bucketed_batches(examples, args.batch, rng):
+            lr = args.lr * min(1.0, 0.5 ** (step / 20000)) * min(1.0, (step + 1) / 500)
+            for group in opt.param_groups:
+                group["lr"] = lr
+            ga_weight = max(0.2, math.exp(-step / 8000))
+            total, parts = losses(model, collate(batch, model.r), device, ga_weight)
+            opt.zero_grad()
+            total.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            opt.step()
+            step = int(model.step)
+            bar.update(1)
+            bar.set_postfix(loss=f"{total.item():.3f}", **{k: f"{v:.3f}" for k, v in parts.items()})
+            log.write(json.dumps({"step": step, "loss": total.item(), **parts, "lr": lr, "t": time.time()}) + "\n")
+            finished = step >= args.steps or time.time() > deadline
+            if step % args.save_every == 0 or finished:
+                write_checkpoint(last, model, cfg, optimizer=opt)
+                if args.export:
+                    write_checkpoint(args.export, model, cfg, half=True)
+                log.flush()
+            if finished:
+                done = True
+                break
+    bar.close()
+    print(json.dumps({"step": step, "config": asdict(cfg), "r": model.r}))
+
+
+if __name__ == "__main__":
+    main()
