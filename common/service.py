@@ -1,5 +1,6 @@
 """App factory every service uses: logging, request ids, metrics, auth, limits, CORS, health and readiness."""
 import asyncio
+import hashlib
 import hmac
 import logging
 import time
@@ -13,7 +14,7 @@ from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from slowapi import Limiter
 from slowapi.errors import RateLimitExceeded
-from slowapi.middleware import SlowAPIMiddleware
+from slowapi.middleware import SlowAPIASGIMiddleware
 
 from common.config import ServiceSettings
 from common.errors import APIError, error_response, install_error_handlers
@@ -34,8 +35,10 @@ def presented_key(request: Request) -> str | None:
 
 def rate_limit_key(request: Request) -> str:
     key = presented_key(request)
-    # Never logged: the limiter uses it only as a bucket name.
-    return f"key:{key}" if key else f"ip:{request.client.host if request.client else 'unknown'}"
+    # A digest, not the key: the limiter logs its bucket names.
+    if key:
+        return "key:" + hashlib.sha256(key.encode()).hexdigest()[:16]
+    return f"ip:{request.client.host if request.client else 'unknown'}"
 
 
 def make_auth_dependency(settings: ServiceSettings):
@@ -90,7 +93,7 @@ def create_app(service: str, settings: ServiceSettings, load: Callable[[FastAPI]
                               headers={"Retry-After": "60"})
 
     if settings.rate_limit:
-        app.add_middleware(SlowAPIMiddleware)
+        app.add_middleware(SlowAPIASGIMiddleware)
     if settings.origin_list():
         app.add_middleware(CORSMiddleware, allow_origins=settings.origin_list(), allow_methods=["*"],
                            allow_headers=["*"], expose_headers=["X-Request-ID"])

@@ -14,3 +14,28 @@ def fixtures() -> Path:
     if not FIXTURES.is_dir():
         pytest.fail(f"RTVC fixtures not found at {FIXTURES} (set RTVC_FIXTURES)")
     return FIXTURES
+
+DATA = ROOT / "tests" / "data"
+TEST_ENV = {"MAX_FRAMES_PER_SENTENCE": "400", "LOG_LEVEL": "WARNING", "TORCH_THREADS": "1"}
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory):
+    """The four services as real processes on loopback, started the way `python -m common.stack` does."""
+    from common.stack import plan_stack, start_stack
+    logs = tmp_path_factory.mktemp("logs")
+    data_dir = tmp_path_factory.mktemp("orchestrator")
+    s = plan_stack(None, log_dir=logs, env=TEST_ENV, orchestrator_env={"DATA_DIR": str(data_dir)})
+    start_stack(s)
+    yield s
+    s.stop()
+
+
+@pytest.fixture(scope="session")
+def urls(stack) -> dict:
+    return {name.split("-")[0]: svc.url for name, svc in stack.services.items()}
+
+
+@pytest.fixture(scope="session")
+def ref_wav_bytes() -> bytes:
+    return (DATA / "ref_slt.wav").read_bytes()

@@ -78,13 +78,18 @@ def main(argv=None):
             rows.append((spk.name, os.path.relpath(path, args.out), pool[i], "heldout" if spk.heldout else "train"))
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "test_sentences.txt").write_text("\n".join(test) + "\n")
-    total = 0.0
-    with Pool(args.workers) as workers:
-        for _, dur in tqdm(workers.imap(_render, jobs, chunksize=4), total=len(jobs), desc="corpus", unit="utt"):
-            total += dur
-    with open(args.out / "metadata.tsv", "w", newline="") as f:
-        csv.writer(f, delimiter="\t").writerows(rows)
-    print(f"{len(speakers)} speakers, {len(jobs)} utterances, {total / 3600:.2f} h -> {args.out}")
+    # Round-robin over speakers, so a build stopped early still covers every speaker; metadata.tsv lists
+    # exactly the utterances on disk at any moment.
+    order = sorted(range(len(jobs)), key=lambda j: (j % args.utts, j // args.utts))
+    total, done = 0.0, 0
+    with Pool(args.workers) as workers, open(args.out / "metadata.tsv", "w", newline="") as meta:
+        writer = csv.writer(meta, delimiter="\t")
+        results = workers.imap(_render, [jobs[j] for j in order], chunksize=4)
+        for j, (_, dur) in zip(order, tqdm(results, total=len(jobs), desc="corpus", unit="utt")):
+            writer.writerow(rows[j])
+            meta.flush()
+            total, done = total + dur, done + 1
+    print(f"{len(speakers)} speakers, {done} utterances, {total / 3600:.2f} h -> {args.out}")
 
 
 if __name__ == "__main__":

@@ -1,0 +1,169 @@
+"""End to end through four real service processes on loopback."""
+import io
+
+import httpx
+import numpy as np
+import pytest
+import soundfile as sf
+
+from common.stack import ServiceProcess, free_port
+from tests.conftest import DATA, TEST_ENV
+
+TEXT = "The birch canoe slid on the smooth planks."
+
+
+def _clone(url, ref, text=TEXT, **form):
+    return httpx.post(url + "/v1/clone", files={"reference_audio": ("ref.wav", ref)},
+                      data={"text": text, **form}, timeout=300)
+
+
+def test_clone_returns_speech_whose_length_fits_the_text(urls, ref_wav_bytes):
+    r = _clone(urls["orchestrator"], ref_wav_bytes, seed="3")
+    assert r.status_code == 200, r.text[:300]
+    wav, sr = sf.read(io.BytesIO(r.content))
+    assert sr == 16000 and r.headers["content-type"] == "audio/wav"
+    seconds = len(wav) / sr
+    assert r.headers["x-stopped"] == "true", "the synthesizer ran to its frame cap"
+    # English read speech runs at roughly 10-20 characters per second.
+    assert len(TEXT) / 25 < seconds < len(TEXT) / 6, seconds
+    assert np.abs(wav).max() > 0.05
+
+
+def test_identical_reference_is_embedded_once(urls):
+    ref = (DATA / "ref_awb.wav").read_bytes()
+    first = _clone(urls["orchestrator"], ref, text="Yes.")
+    second = _clone(urls["orchestrator"], ref, text="No.")
+    assert first.headers["x-embedding-cached"] == "false" and second.headers["x-embedding-cached"] == "true"
+
+
+@pytest.mark.parametrize("fmt,media", [("mp3", "audio/mpeg"), ("ogg", "audio/ogg"), ("flac", "audio/flac")])
+def test_output_formats(urls, ref_wav_bytes, fmt, media):
+    r = _clone(urls["orchestrator"], ref_wav_bytes, text="Hi there.", format=fmt, vocoder="griffinlim")
+    assert r.status_code == 200 and r.headers["content-type"] == media
+    wav, sr = sf.read(io.BytesIO(r.content))
+    assert len(wav) > 1000
+
+
+def test_seed_inference_shapes(urls):
+    wav, sr = sf.read(DATA / "ref_joe_22k.wav", dtype="float32")
+    r = httpx.post(urls["orchestrator"] + "/inference", json={"wav": wav.tolist(), "sr": sr, "text": "Okay."},
+                   timeout=300)
+    assert r.status_code == 200, r.text[:300]
+    assert r.json()["sr"] == 16000 and len(r.json()["wav"]) > 1000
+    emb = httpx.post(urls["encoder"] + "/inference", json={"wav": wav.tolist(), "sr": sr}).json()["embed"]
+    r = httpx.post(urls["orchestrator"] + "/inference", json={"embed": emb, "text": "Okay."}, timeout=300)
+    assert r.status_code == 200 and len(r.json()["wav"]) > 1000
+    r = httpx.post(urls["orchestrator"] + "/inference", json={"text": "Okay."})
+    assert r.status_code == 422 and "embed" in r.json()["error"]["message"]
+
+
+def test_voice_library_and_openai_speech(urls, ref_wav_bytes):
+    base = urls["orchestrator"]
+    r = httpx.post(base + "/v1/voices", files={"file": ("slt.wav", ref_wav_bytes)}, data={"name": "slt"}, timeout=60)
+    assert r.status_code == 201, r.text
+    vid = r.json()["id"]
+    emb = httpx.get(f"{base}/v1/voices/{vid}").json()["embedding"]
+    assert len(emb) == 256
+    imported = httpx.post(base + "/v1/voices", json={"name": "copy", "embedding": emb}).json()
+    assert imported["source"] == "embedding"
+    ids = [v["id"] for v in httpx.get(base + "/v1/voices").json()["voices"]]
+    assert vid in ids and imported["id"] in ids
+
+    r = httpx.post(base + "/v1/tts", json={"voice_id": vid, "text": "Good day.", "format": "wav"}, timeout=300)
+    assert r.status_code == 200 and r.headers["content-type"] == "audio/wav"
+    r = httpx.post(base + "/v1/audio/speech", json={"model": "voxclone-1", "input": "Good day.", "voice": vid,
+                                                    "response_format": "wav", "speed": 1.5}, timeout=300)
+    assert r.status_code == 200
+    fast, _ = sf.read(io.BytesIO(r.content))
+    r = httpx.post(base + "/v1/audio/speech", json={"input": "Good day.", "voice": vid, "response_format": "pcm"},
+                   timeout=300)
+    assert r.status_code == 200 and r.headers["content-type"] == "audio/pcm" and len(r.content) % 2 == 0
+    r = httpx.post(base + "/v1/audio/speech", json={"input": "Hi.", "voice": "voice_missing"})
+    assert r.status_code == 404 and "voice_missing" in r.json()["error"]["message"]
+
+    assert httpx.delete(f"{base}/v1/voices/{imported['id']}").status_code == 204
+    assert httpx.get(f"{base}/v1/voices/{imported['id']}").status_code == 404
+    assert httpx.delete(f"{base}/v1/voices/{imported['id']}").status_code == 404
+
+
+def test_bad_requests_are_clear(urls, ref_wav_bytes):
+    base = urls["orchestrator"]
+    r = _clone(base, b"definitely not audio")
+    assert r.status_code == 415 and r.json()["error"]["message"].startswith("encoder:")
+    r = _clone(base, ref_wav_bytes, text="x" * 5000)
+    assert r.status_code == 413
+    r = httpx.post(base + "/v1/clone", data={"text": "hi"})
+    assert r.status_code == 422 and "reference_audio" in r.json()["error"]["message"]
+    r = httpx.post(base + "/v1/voices", json={"name": "bad", "embedding": [0.1] * 3})
+    assert r.status_code == 422 and "256" in r.json()["error"]["message"]
+    r = httpx.post(base + "/v1/tts", json={"text": "hello"})
+    assert r.status_code == 422
+
+
+def _orchestrator(urls, data_dir, **env):
+    svc = ServiceProcess("orchestrator", free_port(), {
+        **TEST_ENV, "ENCODER_URLS": urls["encoder"], "SYNTHESIZER_URLS": urls["synthesizer"],
+        "VOCODER_URLS": urls["vocoder"], "DATA_DIR": str(data_dir), **env}, log_path=data_dir / "orchestrator.log")
+    return svc.start()
+
+
+def test_voices_survive_restart(urls, tmp_path, ref_wav_bytes):
+    svc = _orchestrator(urls, tmp_path)
+    try:
+        svc.wait_ready()
+        vid = httpx.post(svc.url + "/v1/voices", json={"name": "kept", "embedding": [0.0625] * 256}).json()["id"]
+        svc.stop()
+        svc.start().wait_ready()
+        assert httpx.get(f"{svc.url}/v1/voices/{vid}").json()["name"] == "kept"
+    finally:
+        svc.stop()
+
+
+def test_auth_rate_limit_cors_and_upload_limit(urls, tmp_path, ref_wav_bytes):
+    svc = _orchestrator(urls, tmp_path, API_KEYS="key-one,key-two", RATE_LIMIT="4/minute",
+                        CORS_ORIGINS="http://app.example", MAX_UPLOAD_BYTES="100000", LOG_LEVEL="INFO")
+    try:
+        svc.wait_ready()
+        base = svc.url
+        assert httpx.get(base + "/healthz").status_code == 200
+        r = httpx.get(base + "/v1/voices")
+        assert r.status_code == 401 and "API key" in r.json()["error"]["message"]
+        assert httpx.get(base + "/v1/voices", headers={"X-API-Key": "wrong"}).status_code == 401
+        assert httpx.get(base + "/v1/voices", headers={"X-API-Key": "key-one"}).status_code == 200
+        assert httpx.get(base + "/v1/voices", headers={"Authorization": "Bearer key-two"}).status_code == 200
+        statuses = [httpx.get(base + "/v1/voices", headers={"X-API-Key": "key-one"}).status_code for _ in range(4)]
+        assert statuses[-1] == 429
+        limited = httpx.get(base + "/v1/voices", headers={"X-API-Key": "key-one"})
+        assert limited.status_code == 429 and "rate limit" in limited.json()["error"]["message"]
+        assert httpx.get(base + "/v1/voices", headers={"X-API-Key": "key-two"}).status_code == 200  # per key
+        pre = httpx.options(base + "/v1/voices", headers={"Origin": "http://app.example",
+                                                          "Access-Control-Request-Method": "GET"})
+        assert pre.headers.get("access-control-allow-origin") == "http://app.example"
+        big = httpx.post(base + "/v1/clone", headers={"X-API-Key": "key-two"},
+                         files={"reference_audio": ("r.wav", b"0" * 200000)}, data={"text": "hi"})
+        assert big.status_code == 413
+    finally:
+        svc.stop()
+    logged = svc.log_path.read_text()
+    assert '"route": "/v1/voices"' in logged and "key-one" not in logged and "key-two" not in logged
+
+
+def test_stage_down_gives_503_and_recovers(urls, tmp_path, ref_wav_bytes):
+    voc = ServiceProcess("vocoder", free_port(), dict(TEST_ENV)).start()
+    voc.wait_ready()
+    orch = ServiceProcess("orchestrator", free_port(), {
+        **TEST_ENV, "ENCODER_URLS": urls["encoder"], "SYNTHESIZER_URLS": urls["synthesizer"],
+        "VOCODER_URLS": voc.url, "DATA_DIR": str(tmp_path)}).start()
+    try:
+        orch.wait_ready()
+        assert _clone(orch.url, ref_wav_bytes, text="One.").status_code == 200
+        voc.stop()
+        r = _clone(orch.url, ref_wav_bytes, text="Two.")
+        assert r.status_code == 503 and "vocoder" in r.json()["error"]["message"]
+        assert httpx.get(orch.url + "/readyz").status_code == 503
+        voc.start().wait_ready()
+        assert _clone(orch.url, ref_wav_bytes, text="Three.").status_code == 200
+        assert httpx.get(orch.url + "/readyz").status_code == 200
+    finally:
+        orch.stop()
+        voc.stop()

@@ -1,0 +1,80 @@
+"""Synthesizer service over real HTTP."""
+import base64
+
+import httpx
+import numpy as np
+import pytest
+
+
+@pytest.fixture(scope="module")
+def embedding(urls, ref_wav_bytes):
+    r = httpx.post(urls["encoder"] + "/v1/embed", files={"file": ("ref.wav", ref_wav_bytes)}, timeout=60)
+    return r.json()["embedding"]
+
+
+def test_synthesize_one_text(urls, embedding):
+    r = httpx.post(urls["synthesizer"] + "/v1/synthesize", json={"text": "Hello world.", "embedding": embedding,
+                                                                   "return_alignments": True, "seed": 1}, timeout=120)
+    assert r.status_code == 200, r.text
+    item = r.json()["mels"][0]
+    mel = np.array(item["mel"])
+    assert mel.shape == (80, item["length"]) and mel.min() >= -4.0001 and mel.max() <= 4.0001
+    assert item["sentences"] == ["Hello world."]
+    attn = np.array(item["alignments"][0])
+    assert attn.shape[1] == len("hello world.") + 1  # characters plus end-of-sequence
+    np.testing.assert_allclose(attn.sum(axis=1), 1.0, atol=1e-4)
+
+
+def test_batch_compact_and_seed_repeatability(urls, embedding):
+    body = {"text": ["One.", "Two words here."], "embedding": [embedding, embedding], "compact": True, "seed": 7}
+    a = httpx.post(urls["synthesizer"] + "/v1/synthesize", json=body, timeout=120).json()["mels"]
+    b = httpx.post(urls["synthesizer"] + "/v1/synthesize", json=body, timeout=120).json()["mels"]
+    assert len(a) == 2
+    for x, y in zip(a, b):
+        assert x["mel"]["shape"] == [80, x["length"]]
+        assert x["mel"]["data"] == y["mel"]["data"]
+        np.frombuffer(base64.b64decode(x["mel"]["data"]), dtype="<f4")
+
+
+def test_long_text_is_split_at_sentences(urls, embedding):
+    text = "This is the first sentence. And here is a second one! Is this the third?"
+    item = httpx.post(urls["synthesizer"] + "/v1/synthesize", json={"text": text, "embedding": embedding},
+                      timeout=300).json()["mels"][0]
+    assert item["sentences"] == ["This is the first sentence.", "And here is a second one!", "Is this the third?"]
+
+
+def test_seed_inference_shape(urls, embedding):
+    r = httpx.post(urls["synthesizer"] + "/inference", json={"embed": embedding, "text": "Good morning."}, timeout=120)
+    assert r.status_code == 200
+    spec = np.array(r.json()["spec"])
+    assert spec.shape[0] == 80 and spec.shape[1] > 0
+
+
+def test_info(urls):
+    info = httpx.get(urls["synthesizer"] + "/v1/info").json()
+    assert info["hparams"]["speaker_embedding_size"] == 256 and info["r"] >= 1
+
+
+BAD = [
+    ({"text": "x" * (10 * 1024 * 1024)}, 413, None),
+    ({"text": "a" * 2001}, 413, "limit"),
+    ({"text": ""}, 422, "nothing to speak"),
+    ({"text": "!!! ..."}, 422, "nothing to speak"),
+    ({"text": []}, 422, "at least one"),
+    ({"text": 12}, 422, "text"),
+    ({"embedding": [0.1] * 10}, 422, "256"),
+    ({"embedding": [[0.1] * 256] * 3, "text": ["a b", "c d"]}, 422, "3 embeddings for 2 texts"),
+    ({"embedding": [0.1] * 255 + [float("inf")]}, 422, "NaN or infinite"),
+]
+
+
+@pytest.mark.parametrize("patch,status,needle", BAD)
+def test_bad_input(urls, embedding, patch, status, needle):
+    import json
+    body = {"text": "Hello.", "embedding": embedding, **patch}
+    r = httpx.post(urls["synthesizer"] + "/v1/synthesize", content=json.dumps(body),
+                   headers={"content-type": "application/json"}, timeout=60)
+    assert r.status_code == status, r.text[:300]
+    if needle:
+        assert needle in r.json()["error"]["message"]
+    assert httpx.get(urls["synthesizer"] + "/healthz").status_code == 200
