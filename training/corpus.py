@@ -10,6 +10,7 @@ Deterministic for a given seed; re-running skips utterances already on disk.
 import argparse
 import csv
 import os
+import subprocess
 from dataclasses import dataclass
 from multiprocessing import Pool
 from pathlib import Path
@@ -42,9 +43,13 @@ def plan_speakers(virtual_per_voice: int, seed: int) -> list[Speaker]:
 
 
 def _render(job) -> tuple[str, float]:
+    """(path, seconds); seconds is 0 when the engine failed on this text (festival can crash on some)."""
     speaker, text, path = job
     if not os.path.exists(path):
-        wav = speak(speaker.engine_voice, text)
+        try:
+            wav = speak(speaker.engine_voice, text)
+        except (subprocess.CalledProcessError, ValueError, RuntimeError):
+            return path, 0.0
         if speaker.warp is not None:
             wav = apply_warp(wav, SR, speaker.warp)
         os.makedirs(os.path.dirname(path), exist_ok=True)
@@ -86,8 +91,9 @@ def main(argv=None):
         writer = csv.writer(meta, delimiter="\t")
         results = workers.imap(_render, [jobs[j] for j in order], chunksize=4)
         for j, (_, dur) in zip(order, tqdm(results, total=len(jobs), desc="corpus", unit="utt")):
-            writer.writerow(rows[j])
-            meta.flush()
+            if dur > 0:
+                writer.writerow(rows[j])
+                meta.flush()
             total, done = total + dur, done + 1
     print(f"{len(speakers)} speakers, {done} utterances, {total / 3600:.2f} h -> {args.out}")
 

@@ -1,0 +1,109 @@
+"""Evaluate a synthesizer on held-out speakers and held-out sentences (Griffin-Lim vocoder).
+
+    python -m training.evaluate --checkpoint models/synthesizer.pt --corpus data/corpus --out runs/eval
+
+For each held-out synthetic speaker: one of its corpus utterances is the reference; each held-out sentence
+is cloned from it and also spoken by the teacher (the same engine voice and warp). Reports pocketsphinx
+WER of clones vs teachers, GE2E cosine(clone, reference), whether every clone is closer to its own
+reference than to the other speakers', and how many sentences ended by their stop token. Writes mel and
+alignment PNGs and a JSON summary.
+"""
+import argparse
+import csv
+import json
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+from tqdm import tqdm
+
+from common import audio
+from encoder_svc.inference import embed_reference, load_encoder
+from synthesizer_svc.inference import load_synthesizer, synthesize
+from training.corpus import plan_speakers
+from training.metrics import cosine, transcribe, word_errors
+
+
+def teacher_speech(speaker, text: str) -> np.ndarray:
+    from training.augment import apply_warp
+    from training.engines import SR, speak
+    wav = speak(speaker.engine_voice, text)
+    return apply_warp(wav, SR, speaker.warp) if speaker.warp else wav
+
+
+def plot(mel: np.ndarray, alignment: np.ndarray, title: str, path: Path) -> None:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    fig, (a, b) = plt.subplots(1, 2, figsize=(12, 3.5))
+    a.imshow(mel, origin="lower", aspect="auto", vmin=-4, vmax=4)
+    a.set_title(f"mel: {title}"[:80])
+    b.imshow(alignment.T, origin="lower", aspect="auto")
+    b.set_xlabel("decoder step")
+    b.set_ylabel("character")
+    b.set_title("attention")
+    fig.tight_layout()
+    fig.savefig(path, dpi=80)
+    plt.close(fig)
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--checkpoint", default="models/synthesizer.pt")
+    ap.add_argument("--corpus", type=Path, default=Path("data/corpus"))
+    ap.add_argument("--out", type=Path, default=Path("runs/eval"))
+    ap.add_argument("--sentences", type=int, default=5)
+    ap.add_argument("--virtual-per-voice", type=int, default=14)
+    ap.add_argument("--seed", type=int, default=0)
+    args = ap.parse_args(argv)
+    args.out.mkdir(parents=True, exist_ok=True)
+
+    encoder, synth = load_encoder(), load_synthesizer(args.checkpoint)
+    sentences = (args.corpus / "test_sentences.txt").read_text().split("\n")[: args.sentences]
+    speakers = {s.name: s for s in plan_speakers(args.virtual_per_voice, args.seed) if s.heldout}
+    refs = {}
+    with open(args.corpus / "metadata.tsv", newline="") as f:
+        for name, rel, _, _ in csv.reader(f, delimiter="\t"):
+            if name in speakers and name not in refs:
+                refs[name] = args.corpus / rel
+    ref_emb = {n: embed_reference(encoder, sf.read(p, dtype="float32")[0])[0].embedding for n, p in refs.items()}
+    rows = []
+    for name in tqdm(sorted(refs), desc="speakers"):
+        res = synthesize(synth, sentences, np.repeat(ref_emb[name][None], len(sentences), 0), seed=args.seed)
+        for k, (text, mel, align, stopped) in enumerate(zip(sentences, res.mels, res.alignments, res.stopped)):
+            clone = audio.griffin_lim(mel, rng=np.random.RandomState(0)).astype(np.float32)
+            teacher = teacher_speech(speakers[name], text)
+            emb = embed_reference(encoder, clone)[0].embedding
+            own = cosine(emb, ref_emb[name])
+            others = max(cosine(emb, e) for n, e in ref_emb.items() if n != name)
+            ce, n_words = word_errors(text, transcribe(clone))
+            te, _ = word_errors(text, transcribe(teacher))
+            rows.append({"speaker": name, "sentence": k, "clone_errors": ce, "teacher_errors": te, "words": n_words,
+                         "cosine": own, "closest_is_own": own > others, "stopped": stopped,
+                         "seconds": len(clone) / 16000})
+            sf.write(args.out / f"{name}_{k}.wav", clone, 16000)
+            if k == 0:
+                plot(mel, align, f"{name}: {text}", args.out / f"{name}_{k}.png")
+    words = sum(r["words"] for r in rows)
+    summary = {
+        "checkpoint": args.checkpoint, "speakers": len(refs), "sentences": len(sentences), "clips": len(rows),
+        "wer_clone": sum(r["clone_errors"] for r in rows) / words,
+        "wer_teacher": sum(r["teacher_errors"] for r in rows) / words,
+        "cosine_mean": float(np.mean([r["cosine"] for r in rows])),
+        "closest_is_own_rate": float(np.mean([r["closest_is_own"] for r in rows])),
+        "stop_rate": float(np.mean([r["stopped"] for r in rows])),
+    }
+    summary["wer_ratio"] = summary["wer_clone"] / max(summary["wer_teacher"], 1e-9)
+    (args.out / "summary.json").write_text(json.dumps({"summary": summary, "rows": rows}, indent=1))
+    print(f"{'speaker':<24}{'cos':>7}{'own':>6}{'WER clone':>11}{'WER teacher':>13}{'stop':>6}")
+    for name in sorted(refs):
+        rs = [r for r in rows if r["speaker"] == name]
+        w = sum(r["words"] for r in rs)
+        print(f"{name:<24}{np.mean([r['cosine'] for r in rs]):7.3f}{np.mean([r['closest_is_own'] for r in rs]):6.2f}"
+              f"{sum(r['clone_errors'] for r in rs) / w:11.2f}{sum(r['teacher_errors'] for r in rs) / w:13.2f}"
+              f"{np.mean([r['stopped'] for r in rs]):6.2f}")
+    print(json.dumps(summary, indent=1))
+
+
+if __name__ == "__main__":
+    main()
