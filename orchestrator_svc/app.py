@@ -1,23 +1,29 @@
 """Orchestrator: end-to-end cloning over the stage services, voice library, OpenAI-compatible speech."""
+import base64
 import hashlib
 import time
+from pathlib import Path
 
 import httpx
 import numpy as np
 from fastapi import FastAPI, File, Form, Request, UploadFile
-from fastapi.responses import Response
+from fastapi.responses import FileResponse, Response
+from fastapi.staticfiles import StaticFiles
 
 from common.audio_io import write_audio_bytes
 from common.config import ServiceSettings
 from common.errors import APIError, bad_request, parse_body
 from common.metrics import STAGE_LATENCY
 from common.service import create_app
-from common.wire import decode_array
+from common.wire import decode_array, encode_array
 from orchestrator_svc.clients import StagePool
 from orchestrator_svc.pipeline import Pipeline, check_embedding
-from orchestrator_svc.schemas import (AudioFormat, Backend, SeedInferenceRequest, SeedInferenceResponse, SpeechRequest,
-                                      TTSRequest, Voice, VoiceImport, VoiceList)
+from orchestrator_svc.schemas import (AudioFormat, Backend, ClonePreview, SeedInferenceRequest, SeedInferenceResponse,
+                                      SpeechRequest, TTSRequest, Voice, VoiceImport, VoiceList)
 from orchestrator_svc.voices import VoiceStore
+
+
+STATIC = Path(__file__).parent / "static"
 
 
 class OrchestratorSettings(ServiceSettings):
@@ -113,6 +119,21 @@ def create(settings: OrchestratorSettings | None = None) -> FastAPI:
         return audio_response(speech.wav, format, {"X-Embedding-Cached": str(cached).lower(),
                                                    "X-Stopped": str(speech.stopped).lower()})
 
+    @app.post("/v1/clone/preview", tags=["clone"], response_model=ClonePreview)
+    async def clone_preview(request: Request, reference_audio: UploadFile = File(...), text: str = Form(...),
+                            vocoder: Backend | None = Form(None), seed: int | None = Form(None)):
+        """Like /v1/clone, but JSON with the audio (base64 WAV), the mel and the attention alignments,
+        for the web page's pictures."""
+        check_text(settings, text)
+        emb, cached = await pipeline(request).embed_audio_file(await read_upload(reference_audio),
+                                                               reference_audio.filename or "reference")
+        speech = await pipeline(request).speak(text, emb, backend(vocoder), alignments=True, seed=seed)
+        data, _ = write_audio_bytes(speech.wav, "wav")
+        return ClonePreview(audio_wav_base64=base64.b64encode(data).decode(), duration_s=len(speech.wav) / 16000,
+                            mel=encode_array(speech.mels[0], True), sentences=speech.sentences,
+                            alignments=[encode_array(a, True) for a in speech.alignments[0]],
+                            stopped=speech.stopped, embedding_cached=cached)
+
     @app.post("/inference", tags=["seed-compatible"], response_model=SeedInferenceResponse)
     async def inference(body: SeedInferenceRequest, request: Request):
         """Seed shape: `{wav, sr, text}` or `{embed, text}` -> `{wav, sr}`."""
@@ -197,5 +218,11 @@ def create(settings: OrchestratorSettings | None = None) -> FastAPI:
             return Response(pcm, media_type="audio/pcm", headers={"X-Sample-Rate": "16000"})
         fmt = {"opus": "ogg", "aac": "mp3"}.get(body.response_format, body.response_format)
         return audio_response(wav, fmt)
+
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+
+    @app.get("/", include_in_schema=False)
+    async def index():
+        return FileResponse(STATIC / "index.html")
 
     return app

@@ -54,3 +54,13 @@ class SpeechRequest(BaseModel):
     voice: str
     response_format: Literal["mp3", "opus", "aac", "flac", "wav", "pcm"] = "mp3"
     speed: float = Field(1.0, ge=0.25, le=4.0)
+
+
+class ClonePreview(BaseModel):
+    audio_wav_base64: str
+    duration_s: float
+    mel: dict = Field(description="(80, T) mel, compact array form")
+    alignments: list[dict] = Field(description="one (steps, characters) attention matrix per sentence")
+    sentences: list[str]
+    stopped: bool
+    embedding_cached: bool
