@@ -33,6 +33,7 @@ class ServiceProcess:
     port: int
     env: dict
     log_path: Path | None = None
+    module: str | None = None  # default: the service's own module (MODULES)
     proc: subprocess.Popen | None = None
 
     @property
@@ -43,7 +44,8 @@ class ServiceProcess:
         env = {**os.environ, **self.env, "PORT": str(self.port), "HOST": "127.0.0.1",
                "PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1"}
         out = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL
-        self.proc = subprocess.Popen([sys.executable, "-m", MODULES[self.name.split("-")[0]]], cwd=ROOT, env=env,
+        module = self.module or MODULES[self.name.split("-")[0]]
+        self.proc = subprocess.Popen([sys.executable, "-m", module], cwd=ROOT, env=env,
                                      stdout=out, stderr=subprocess.STDOUT)
         return self
 

@@ -1,4 +1,5 @@
 """Orchestrator: end-to-end cloning over the stage services, voice library, OpenAI-compatible speech."""
+import asyncio
 import base64
 import hashlib
 import time
@@ -9,6 +10,7 @@ import numpy as np
 from fastapi import FastAPI, File, Form, Request, UploadFile
 from fastapi.responses import FileResponse, Response
 from fastapi.staticfiles import StaticFiles
+from pydantic import Field
 
 from common.audio_io import write_audio_bytes
 from common.config import ServiceSettings
@@ -18,8 +20,9 @@ from common.service import create_app
 from common.wire import decode_array, encode_array
 from orchestrator_svc.clients import StagePool
 from orchestrator_svc.pipeline import Pipeline, check_embedding
-from orchestrator_svc.schemas import (AudioFormat, Backend, ClonePreview, SeedInferenceRequest, SeedInferenceResponse,
-                                      SpeechRequest, TTSRequest, Voice, VoiceImport, VoiceList)
+from orchestrator_svc.jobs import JobStore, worker_loop
+from orchestrator_svc.schemas import (AudioFormat, Backend, ClonePreview, JobView, SeedInferenceRequest,
+                                      SeedInferenceResponse, SpeechRequest, TTSRequest, Voice, VoiceImport, VoiceList)
 from orchestrator_svc.voices import VoiceStore
 
 
@@ -36,27 +39,44 @@ class OrchestratorSettings(ServiceSettings):
     stage_retries: int = 2
     data_dir: str = "var/orchestrator"
     default_vocoder: str = ""
+    job_workers: int = Field(1, description="job workers inside this process (0: only separate worker processes)")
+    job_lease_s: float = 600.0
+    webhook_secret: str = Field("", description="HMAC-SHA256 key for X-Voxclone-Signature on job webhooks")
 
 
 def _urls(value: str) -> list[str]:
     return [u.strip() for u in value.split(",") if u.strip()]
 
 
-async def _startup(app: FastAPI) -> None:
-    s: OrchestratorSettings = app.state.settings
+def build_pipeline(s: OrchestratorSettings) -> tuple[Pipeline, httpx.AsyncClient]:
+    """The stage clients and voice store, shared by the web process and separate job workers."""
     client = httpx.AsyncClient(timeout=httpx.Timeout(s.stage_timeout_s, connect=5.0),
                                limits=httpx.Limits(max_connections=64, max_keepalive_connections=16))
     pools = {name: StagePool(name, _urls(urls), client, retries=s.stage_retries, api_key=s.stage_api_key)
              for name, urls in (("encoder", s.encoder_urls), ("synthesizer", s.synthesizer_urls),
                                 ("vocoder", s.vocoder_urls))}
-    app.state.client = client
-    app.state.store = VoiceStore(f"{s.data_dir}/voices.sqlite3")
-    app.state.pipeline = Pipeline(pools["encoder"], pools["synthesizer"], pools["vocoder"], app.state.store)
+    store = VoiceStore(f"{s.data_dir}/voices.sqlite3")
+    return Pipeline(pools["encoder"], pools["synthesizer"], pools["vocoder"], store), client
+
+
+async def _startup(app: FastAPI) -> None:
+    s: OrchestratorSettings = app.state.settings
+    app.state.pipeline, client = build_pipeline(s)
+    app.state.client, app.state.store = client, app.state.pipeline.store
+    app.state.jobs = JobStore(s.data_dir, lease_s=s.job_lease_s)
+    app.state.stop_workers = asyncio.Event()
+    app.state.workers = [asyncio.create_task(worker_loop(app.state.jobs, app.state.pipeline, client, s.webhook_secret,
+                                                         app.state.stop_workers)) for _ in range(s.job_workers)]
 
 
 async def _shutdown(app: FastAPI) -> None:
+    app.state.stop_workers.set()
+    for task in app.state.workers:
+        task.cancel()  # an interrupted job keeps its lease and is picked up again after a restart
+    await asyncio.gather(*app.state.workers, return_exceptions=True)
     await app.state.client.aclose()
     app.state.store.close()
+    app.state.jobs.close()
 
 
 async def _ready(app: FastAPI) -> dict:
@@ -80,6 +100,13 @@ def audio_response(wav: np.ndarray, fmt: str, extra: dict | None = None) -> Resp
     data, media = write_audio_bytes(wav, fmt)
     headers = {"X-Sample-Rate": "16000", "X-Audio-Duration": f"{len(wav) / 16000:.3f}", **(extra or {})}
     return Response(data, media_type=media, headers=headers)
+
+
+def job_view(job: dict) -> JobView:
+    done = job["status"] == "succeeded"
+    return JobView(id=job["id"], status=job["status"], created_at=job["created_at"], updated_at=job["updated_at"],
+                   attempts=job["attempts"], error=job["error"], status_url=f"/v1/jobs/{job['id']}",
+                   result_url=f"/v1/jobs/{job['id']}/result" if done else None, webhook=job["webhook_status"])
 
 
 def voice_view(v: dict, with_embedding: bool = False) -> Voice:
@@ -218,6 +245,42 @@ def create(settings: OrchestratorSettings | None = None) -> FastAPI:
             return Response(pcm, media_type="audio/pcm", headers={"X-Sample-Rate": "16000"})
         fmt = {"opus": "ogg", "aac": "mp3"}.get(body.response_format, body.response_format)
         return audio_response(wav, fmt)
+
+    @app.post("/v1/jobs", tags=["jobs"], status_code=202, response_model=JobView)
+    async def submit_job(request: Request, reference_audio: UploadFile = File(...), text: str = Form(...),
+                         format: AudioFormat = Form("wav"), vocoder: Backend | None = Form(None),
+                         seed: int | None = Form(None), webhook_url: str | None = Form(None)):
+        """Queue a clone (same inputs as /v1/clone); poll `GET /v1/jobs/{id}` or get a signed webhook."""
+        check_text(settings, text)
+        if webhook_url and not webhook_url.startswith(("http://", "https://")):
+            raise bad_request("webhook_url must be an http(s) URL")
+        data = await read_upload(reference_audio)
+        if not data:
+            raise bad_request("reference_audio: the uploaded file is empty")
+        params = {"text": text, "format": format, "vocoder": backend(vocoder), "seed": seed,
+                  "webhook_url": webhook_url, "filename": reference_audio.filename or "reference"}
+        jid = await asyncio.to_thread(request.app.state.jobs.create, data, params)
+        return job_view(request.app.state.jobs.get(jid))
+
+    def find_job(request: Request, job_id: str) -> dict:
+        job = request.app.state.jobs.get(job_id)
+        if job is None:
+            raise APIError(404, "job_not_found", f"no job with id {job_id!r}")
+        return job
+
+    @app.get("/v1/jobs/{job_id}", tags=["jobs"], response_model=JobView)
+    async def job_status(job_id: str, request: Request):
+        return job_view(find_job(request, job_id))
+
+    @app.get("/v1/jobs/{job_id}/result", tags=["jobs"], response_class=FileResponse)
+    async def job_result(job_id: str, request: Request):
+        job = find_job(request, job_id)
+        if job["status"] != "succeeded":
+            raise APIError(409, "job_not_ready", f"job {job_id} is {job['status']}"
+                           + (f": {job['error']}" if job["error"] else ""))
+        path = request.app.state.jobs.root / job["result"]
+        media = {"wav": "audio/wav", "mp3": "audio/mpeg", "ogg": "audio/ogg", "flac": "audio/flac"}
+        return FileResponse(path, media_type=media[job["params"]["format"]], filename=job["result"])
 
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 

@@ -64,3 +64,15 @@ class ClonePreview(BaseModel):
     sentences: list[str]
     stopped: bool
     embedding_cached: bool
+
+
+class JobView(BaseModel):
+    id: str
+    status: Literal["queued", "running", "succeeded", "failed"]
+    created_at: float
+    updated_at: float
+    attempts: int
+    error: str | None = None
+    status_url: str
+    result_url: str | None = None
+    webhook: str | None = Field(None, description="delivered / failed, when a webhook_url was given")

@@ -24,10 +24,10 @@ def assert_known_settings(service: str, names):
     assert not unknown, f"{service}: settings that do not exist: {unknown}"
 
 
-def assert_runnable(command: list[str]):
+def assert_runnable(command: list[str], extra_modules=()):
     assert command[:2] == ["python", "-m"], command
-    assert command[2] in MODULES.values(), f"{command} is not how common.stack starts a service"
-    assert (ROOT / command[2] / "__main__.py").exists()
+    assert command[2] in (*MODULES.values(), *extra_modules), f"{command} is not how common.stack starts a service"
+    assert (ROOT / command[2] / "__main__.py").exists() or (ROOT / (command[2].replace(".", "/") + ".py")).exists()
 
 
 @pytest.mark.parametrize("service", list(MODULES))
@@ -45,9 +45,10 @@ def test_dockerfile(service):
 
 @pytest.mark.parametrize("service", list(MODULES))
 def test_procfile(service):
-    line = (ROOT / MODULES[service] / "Procfile").read_text().strip()
-    assert line.startswith("web: ")
-    assert_runnable(line[5:].split())
+    processes = dict(line.split(": ", 1) for line in (ROOT / MODULES[service] / "Procfile").read_text().splitlines())
+    assert "web" in processes
+    for command in processes.values():
+        assert_runnable(command.split(), extra_modules=("orchestrator_svc.worker",))
 
 
 def test_compose_file():

@@ -1,0 +1,120 @@
+"""Async jobs: queue, status, result download, signed webhook with retries, nothing lost on restarts."""
+import hashlib
+import hmac
+import http.server
+import json
+import signal
+import threading
+import time
+
+import httpx
+import pytest
+
+from common.stack import ServiceProcess, free_port
+from tests.conftest import DATA, TEST_ENV
+
+SECRET = "webhook-secret"
+
+
+class Receiver(http.server.BaseHTTPRequestHandler):
+    calls: list = []
+
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers["content-length"]))
+        Receiver.calls.append((body, dict(self.headers)))
+        # Fail the first delivery so the sender's retry is exercised.
+        self.send_response(500 if len(Receiver.calls) == 1 else 204)
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture(scope="module")
+def webhook():
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_port}/hook"
+    server.shutdown()
+
+
+def orchestrator(urls, data_dir, **env):
+    return ServiceProcess("orchestrator", free_port(), {
+        **TEST_ENV, "ENCODER_URLS": urls["encoder"], "SYNTHESIZER_URLS": urls["synthesizer"],
+        "VOCODER_URLS": urls["vocoder"], "DATA_DIR": str(data_dir), "WEBHOOK_SECRET": SECRET, **env},
+        log_path=data_dir / "orchestrator.log")
+
+
+def submit(base, text, ref=None, **form):
+    ref = ref if ref is not None else (DATA / "ref_awb.wav").read_bytes()
+    return httpx.post(base + "/v1/jobs", files={"reference_audio": ("r.wav", ref)},
+                      data={"text": text, "vocoder": "griffinlim", **form}, timeout=60)
+
+
+def wait_for(base, jid, statuses=("succeeded", "failed"), timeout=240):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        job = httpx.get(f"{base}/v1/jobs/{jid}").json()
+        if job["status"] in statuses:
+            return job
+        time.sleep(0.3)
+    raise AssertionError(f"job {jid} still {job['status']}")
+
+
+def test_job_runs_and_webhook_is_signed_and_retried(urls, tmp_path, webhook):
+    svc = orchestrator(urls, tmp_path).start()
+    try:
+        svc.wait_ready()
+        r = submit(svc.url, "Queued words.", webhook_url=webhook, format="flac")
+        assert r.status_code == 202 and r.json()["status"] in ("queued", "running")
+        jid = r.json()["id"]
+        job = wait_for(svc.url, jid)
+        assert job["status"] == "succeeded" and job["result_url"] == f"/v1/jobs/{jid}/result"
+        res = httpx.get(svc.url + job["result_url"])
+        assert res.status_code == 200 and res.headers["content-type"] == "audio/flac" and len(res.content) > 1000
+        deadline = time.time() + 30
+        while len(Receiver.calls) < 2 and time.time() < deadline:
+            time.sleep(0.2)
+        body, headers = Receiver.calls[-1]
+        expected = "sha256=" + hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest()
+        assert headers["X-Voxclone-Signature"] == expected
+        assert json.loads(body) == {"id": jid, "status": "succeeded", "error": None,
+                                    "result_path": f"/v1/jobs/{jid}/result"}
+        assert len(Receiver.calls) == 2  # the first delivery got a 500 and was retried
+        deadline = time.time() + 10
+        while httpx.get(f"{svc.url}/v1/jobs/{jid}").json()["webhook"] != "delivered" and time.time() < deadline:
+            time.sleep(0.1)
+        assert httpx.get(f"{svc.url}/v1/jobs/{jid}").json()["webhook"] == "delivered"
+
+        bad = submit(svc.url, "Never spoken.", ref=b"not audio")
+        failed = wait_for(svc.url, bad.json()["id"])
+        assert failed["status"] == "failed" and "audio" in failed["error"]
+        r = httpx.get(f"{svc.url}/v1/jobs/{bad.json()['id']}/result")
+        assert r.status_code == 409 and "failed" in r.json()["error"]["message"]
+        assert httpx.get(f"{svc.url}/v1/jobs/job_nope").status_code == 404
+    finally:
+        svc.stop()
+
+
+def test_no_job_lost_across_restarts_and_worker_death(urls, tmp_path):
+    web = orchestrator(urls, tmp_path, JOB_WORKERS="0").start()
+    worker = orchestrator(urls, tmp_path, JOB_LEASE_S="4")
+    worker.module, worker.log_path = "orchestrator_svc.worker", tmp_path / "worker.log"
+    try:
+        web.wait_ready()
+        ids = [submit(web.url, f"Job number {i}.").json()["id"] for i in range(3)]
+        web.stop()                                   # accepted jobs survive the orchestrator going away
+        web.start().wait_ready()
+        assert [httpx.get(f"{web.url}/v1/jobs/{j}").json()["status"] for j in ids] == ["queued"] * 3
+        worker.start()
+        deadline = time.time() + 60
+        while httpx.get(f"{web.url}/v1/jobs/{ids[0]}").json()["status"] == "queued" and time.time() < deadline:
+            time.sleep(0.1)
+        worker.stop(signal.SIGKILL)                  # dies mid-job: its lease runs out, the job is re-run
+        worker.start()
+        jobs = [wait_for(web.url, j) for j in ids]
+        assert [j["status"] for j in jobs] == ["succeeded"] * 3
+        assert all(httpx.get(web.url + j["result_url"]).status_code == 200 for j in jobs)
+    finally:
+        worker.stop()
+        web.stop()
