@@ -289,3 +289,26 @@ def test_vocoder_replay_of_recorded_classes_gives_recorded_logprob(voc):
     with torch.no_grad():
         logp = F.log_softmax(m(x, mel), dim=-1)[0].gather(1, classes[:, None])[:, 0]
     np.testing.assert_allclose(logp.numpy(), g["gen_unbatched_sampled_logprob"][0], atol=1e-4)
+
+
+@pytest.mark.parametrize("run", list(RUNS))
+def test_fast_sampler_reproduces_torch2_sampling(voc, run):
+    from vocoder_svc.fast_sampling import sample_classes_fast
+    m, g, t2 = voc
+    batched, target, overlap, mel_key = RUNS[run]
+    mel = torch.from_numpy(g[mel_key][None])
+    if mel_key == "mel_synth_range":
+        mel = mel / audio.HP.max_abs_value
+    torch.manual_seed(int(t2[f"{run}_seed"]))
+    wav = m.generate(mel, batched=batched, target=target, overlap=overlap, sampler=sample_classes_fast)
+    np.testing.assert_allclose(wav, t2[f"{run}_wav"], atol=1e-6)
+
+
+def test_fast_sampler_follows_the_same_greedy_path():
+    from vocoder_svc.fast_sampling import sample_classes_fast
+    torch.manual_seed(0)
+    model = WaveRNN(WaveRNNConfig(rnn_dims=64, fc_dims=64, compute_dims=32, res_out_dims=32, res_blocks=2)).eval()
+    mels, aux = model.conditioning(torch.randn(1, 80, 12) * 0.5)
+    mels, aux = fold_with_overlap(mels, 600, 60), fold_with_overlap(aux, 600, 60)
+    reference = model.sample_classes(mels, aux, greedy=True)
+    assert torch.equal(sample_classes_fast(model, mels, aux, greedy=True), reference)

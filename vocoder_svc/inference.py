@@ -4,6 +4,7 @@ import torch
 
 from common import audio
 from common.checkpoints import config_from, read_checkpoint
+from vocoder_svc.fast_sampling import sample_classes_fast
 from vocoder_svc.model import WaveRNN, WaveRNNConfig
 
 MIN_WAVERNN_FRAMES = 2
@@ -18,11 +19,13 @@ def load_vocoder(path: str, hparams: dict | None = None) -> WaveRNN:
 
 
 def vocode_wavernn(model: WaveRNN, mel: np.ndarray, target: int = 8000, overlap: int = 800, batched: bool = True,
-                   greedy: bool = False, progress=None) -> np.ndarray:
-    """(80, T) mel in [-4, 4] -> float32 16 kHz audio of (T-1)*200 samples."""
+                   greedy: bool = False, fast: bool = True) -> np.ndarray:
+    """(80, T) mel in [-4, 4] -> float32 16 kHz audio of (T-1)*200 samples.
+
+    `fast` uses the precomputed-input sampler (same classes as RTVC's loop for the same seed)."""
     x = torch.from_numpy(np.asarray(mel, dtype=np.float32)[None] / audio.HP.max_abs_value)
     return model.generate(x, batched=batched, target=target, overlap=overlap, greedy=greedy,
-                          progress=progress).astype(np.float32)
+                          sampler=sample_classes_fast if fast else None).astype(np.float32)
 
 
 def vocode_griffinlim(mel: np.ndarray, seed: int | None = 0, n_iter: int | None = None) -> np.ndarray:

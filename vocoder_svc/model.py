@@ -172,15 +172,20 @@ class WaveRNN(nn.Module):
 
     @torch.no_grad()
     def generate(self, mel: torch.Tensor, batched: bool = True, target: int = 8000, overlap: int = 800,
-                 greedy: bool = False, on_logits=None, progress=None) -> np.ndarray:
-        """(1, feat, T) normalised mel in [-1, 1] -> float64 waveform of (T-1)*hop samples."""
+                 greedy: bool = False, on_logits=None, progress=None, sampler=None) -> np.ndarray:
+        """(1, feat, T) normalised mel in [-1, 1] -> float64 waveform of (T-1)*hop samples.
+
+        `sampler(model, mels, aux, greedy, on_logits)` replaces the reference per-sample loop."""
         was_training = self.training
         self.eval()
         wave_len = (mel.size(-1) - 1) * self.cfg.hop_length
         mels, aux = self.conditioning(mel)
         if batched:
             mels, aux = fold_with_overlap(mels, target, overlap), fold_with_overlap(aux, target, overlap)
-        classes = self.sample_classes(mels, aux, greedy=greedy, on_logits=on_logits, progress=progress)
+        if sampler is None:
+            classes = self.sample_classes(mels, aux, greedy=greedy, on_logits=on_logits, progress=progress)
+        else:
+            classes = sampler(self, mels, aux, greedy=greedy, on_logits=on_logits)
         self.train(was_training)
         return classes_to_wave(classes.numpy(), self.cfg, wave_len, target, overlap, batched)
 
