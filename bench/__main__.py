@@ -1,0 +1,51 @@
+"""`python -m bench` runs every benchmark side by side in one run, prints one report and writes
+bench/RESULTS.md. `--quick` skips the slow WaveRNN parts and uses fewer memory-test requests."""
+import argparse
+import datetime
+from pathlib import Path
+
+from bench import rtf, stack_bench, wavernn_speed, wire
+from bench.util import machine, table
+
+ROOT = Path(__file__).resolve().parents[1]
+REFERENCE = str(ROOT / "tests" / "data" / "ref_slt.wav")
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--out", type=Path, default=ROOT / "bench" / "RESULTS.md")
+    args = ap.parse_args(argv)
+    parts = [f"# voxclone benchmarks\n\nMeasured {datetime.date.today()} on {machine()}.\n"
+             "Every figure is a ratio or a time measured side by side in the same run.\n"]
+
+    def section(title, body, note=""):
+        text = f"## {title}\n\n{note}\n\n{body}\n" if note else f"## {title}\n\n{body}\n"
+        print(text, flush=True)
+        parts.append(text)
+
+    section("Wire format", table(w := wire.run(REFERENCE), list(w[0])),
+            "JSON lists vs compact base64 (`{dtype, shape, data}`), encode + decode including json.dumps/loads.")
+    rows = wavernn_speed.run(REFERENCE, seconds=1.0 if args.quick else 2.0)
+    section("WaveRNN generation speed", table(rows, list(rows[0])),
+            "RTVC-size WaveRNN (random weights), greedy decoding. 'identical' = same class at every sample as "
+            "RTVC's loop with the same folding (asserted). The fast sampler precomputes every input that does "
+            "not depend on the previous sample; more folds shorten the sequential loop.")
+    rows = rtf.run(REFERENCE, with_wavernn=not args.quick)
+    cols = sorted({k for r in rows for k in r}, key=lambda k: list(rows[-1]).index(k) if k in rows[-1] else 99)
+    section("Real-time factor (in-process)", table(rows, cols),
+            "RTF = compute seconds / audio seconds (below 1 is faster than real time). Random-init synthesizer "
+            "capped at 6 frames per character. WaveRNN uses the fast sampler at RTVC's 8000/800 folding.")
+    stack = stack_bench.run(REFERENCE, requests_for_memory=100 if args.quick else 500)
+    o, t = stack["overhead"], stack["throughput"]
+    section("Inter-service overhead", f"/v1/clone over HTTP (4 processes, compact arrays): {o['http_s']:.3f} s; "
+            f"same stages in one process: {o['local_s']:.3f} s; overhead {o['overhead'] * 100:.1f}% of end-to-end.")
+    section("Concurrency", f"8 clones sequentially: {t['sequential_s']:.2f} s; 8 concurrent clients: "
+            f"{t['concurrent_s']:.2f} s; throughput ratio {t['ratio']:.2f}x (no micro-batching yet).")
+    section("Memory (RSS)", table(stack["memory"], list(stack["memory"][0])))
+    args.out.write_text("\n".join(parts))
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()
