@@ -8,7 +8,7 @@ from pathlib import Path
 import httpx
 import numpy as np
 from fastapi import FastAPI, File, Form, Request, UploadFile
-from fastapi.responses import FileResponse, Response
+from fastapi.responses import FileResponse, Response, StreamingResponse
 from fastapi.staticfiles import StaticFiles
 from pydantic import Field
 
@@ -19,7 +19,7 @@ from common.metrics import STAGE_LATENCY
 from common.service import create_app
 from common.wire import decode_array, encode_array
 from orchestrator_svc.clients import StagePool
-from orchestrator_svc.pipeline import Pipeline, check_embedding
+from orchestrator_svc.pipeline import Pipeline, check_embedding, pcm16, speak_stream, wav_stream_header
 from orchestrator_svc.jobs import JobStore, worker_loop
 from orchestrator_svc.schemas import (AudioFormat, Backend, ClonePreview, JobView, SeedInferenceRequest,
                                       SeedInferenceResponse, SpeechRequest, TTSRequest, Voice, VoiceImport, VoiceList)
@@ -109,6 +109,16 @@ def job_view(job: dict) -> JobView:
                    result_url=f"/v1/jobs/{job['id']}/result" if done else None, webhook=job["webhook_status"])
 
 
+def streamed(pipe: Pipeline, text: str, emb, vocoder, seed, header: bool) -> StreamingResponse:
+    async def chunks():
+        if header:
+            yield wav_stream_header()
+        async for wav in speak_stream(pipe, text, emb, vocoder, seed):
+            yield pcm16(wav)
+    return StreamingResponse(chunks(), media_type="audio/wav" if header else "audio/pcm",
+                             headers={"X-Sample-Rate": "16000"})
+
+
 def voice_view(v: dict, with_embedding: bool = False) -> Voice:
     return Voice(id=v["id"], name=v["name"], source=v["source"], created_at=v["created_at"],
                  embedding=v["embedding"].tolist() if with_embedding else None)
@@ -135,12 +145,17 @@ def create(settings: OrchestratorSettings | None = None) -> FastAPI:
               responses={200: {"content": {"audio/wav": {}, "audio/mpeg": {}, "audio/ogg": {}, "audio/flac": {}}}})
     async def clone(request: Request, reference_audio: UploadFile = File(...), text: str = Form(...),
                     format: AudioFormat = Form("wav"), vocoder: Backend | None = Form(None),
-                    seed: int | None = Form(None)):
-        """Speak `text` in the voice of `reference_audio` (wav/flac/ogg/mp3, a few seconds of speech)."""
+                    seed: int | None = Form(None), stream: bool = Form(False)):
+        """Speak `text` in the voice of `reference_audio` (wav/flac/ogg/mp3, a few seconds of speech).
+        `stream=true` sends WAV sentence by sentence as each is ready (format must be wav)."""
         check_text(settings, text)
+        if stream and format != "wav":
+            raise bad_request("stream=true needs format=wav")
         start = time.perf_counter()
         emb, cached = await pipeline(request).embed_audio_file(await read_upload(reference_audio),
                                                                reference_audio.filename or "reference")
+        if stream:
+            return streamed(pipeline(request), text, emb, backend(vocoder), seed, header=True)
         speech = await pipeline(request).speak(text, emb, backend(vocoder), seed=seed)
         STAGE_LATENCY.labels("orchestrator", "clone").observe(time.perf_counter() - start)
         return audio_response(speech.wav, format, {"X-Embedding-Cached": str(cached).lower(),
@@ -235,14 +250,20 @@ def create(settings: OrchestratorSettings | None = None) -> FastAPI:
         """Drop-in for OpenAI's speech endpoint; `voice` must be an id from `/v1/voices`."""
         check_text(settings, body.input)
         emb = get_voice(request, body.voice)["embedding"]
+        if body.stream:
+            if body.response_format not in ("wav", "pcm"):
+                raise bad_request("stream=true needs response_format wav or pcm")
+            if body.speed != 1.0:
+                raise bad_request("stream=true does not support speed")
+            return streamed(pipeline(request), body.input, emb, backend(None), None,
+                            header=body.response_format == "wav")
         speech = await pipeline(request).speak(body.input, emb, backend(None))
         wav = speech.wav
         if body.speed != 1.0:
             import librosa
             wav = librosa.effects.time_stretch(wav, rate=body.speed)
         if body.response_format == "pcm":  # OpenAI's pcm is raw 16-bit little-endian; ours is at 16 kHz
-            pcm = (np.clip(wav, -1, 1) * 32767).astype("<i2").tobytes()
-            return Response(pcm, media_type="audio/pcm", headers={"X-Sample-Rate": "16000"})
+            return Response(pcm16(wav), media_type="audio/pcm", headers={"X-Sample-Rate": "16000"})
         fmt = {"opus": "ogg", "aac": "mp3"}.get(body.response_format, body.response_format)
         return audio_response(wav, fmt)
 

@@ -5,6 +5,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from common.errors import bad_request
+from common.text import split_sentences
 from common.wire import CompactArray, decode_array, encode_array
 from orchestrator_svc.clients import StagePool
 from orchestrator_svc.voices import VoiceStore
@@ -63,6 +64,32 @@ class Pipeline:
         mel, aligns, stopped, sentences = await self.synthesize(text, embedding, alignments, seed)
         wav = await self.vocode(mel, backend)
         return Speech(wav=wav, mels=[mel], alignments=[aligns], stopped=stopped, sentences=sentences)
+
+
+SENTENCE_GAP = np.zeros(2400, dtype=np.float32)  # 0.15 s between streamed sentences
+
+
+async def speak_stream(pipeline: Pipeline, text: str, embedding: np.ndarray, backend: str | None = None,
+                       seed: int | None = None):
+    """Yield float32 audio sentence by sentence, so the first sentence plays while the rest is made."""
+    embedding = check_embedding(embedding)
+    sentences = split_sentences(text) or [text]
+    for i, sentence in enumerate(sentences):
+        mel, _, _, _ = await pipeline.synthesize(sentence, embedding, seed=seed)
+        wav = await pipeline.vocode(mel, backend)
+        yield wav if i == len(sentences) - 1 else np.concatenate([wav, SENTENCE_GAP])
+
+
+def wav_stream_header(sample_rate: int = 16000) -> bytes:
+    """A WAV header for a stream of unknown length (sizes set to the maximum, as streaming players expect)."""
+    import struct
+    return (b"RIFF" + struct.pack("<I", 0xFFFFFFFF) + b"WAVEfmt " +
+            struct.pack("<IHHIIHH", 16, 1, 1, sample_rate, sample_rate * 2, 2, 16) +
+            b"data" + struct.pack("<I", 0xFFFFFFFF))
+
+
+def pcm16(wav: np.ndarray) -> bytes:
+    return (np.clip(wav, -1, 1) * 32767).astype("<i2").tobytes()
 
 
 def check_embedding(embedding: np.ndarray) -> np.ndarray:

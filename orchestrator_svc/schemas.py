@@ -54,6 +54,7 @@ class SpeechRequest(BaseModel):
     voice: str
     response_format: Literal["mp3", "opus", "aac", "flac", "wav", "pcm"] = "mp3"
     speed: float = Field(1.0, ge=0.25, le=4.0)
+    stream: bool = Field(False, description="send audio sentence by sentence (wav or pcm)")
 
 
 class ClonePreview(BaseModel):

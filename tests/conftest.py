@@ -16,7 +16,7 @@ def fixtures() -> Path:
     return FIXTURES
 
 DATA = ROOT / "tests" / "data"
-TEST_ENV = {"MAX_FRAMES_PER_SENTENCE": "400", "LOG_LEVEL": "WARNING", "TORCH_THREADS": "1"}
+TEST_ENV = {"MAX_FRAMES_PER_SENTENCE": "400", "LOG_LEVEL": "INFO", "TORCH_THREADS": "1"}
 
 
 @pytest.fixture(scope="session")

@@ -167,3 +167,37 @@ def test_stage_down_gives_503_and_recovers(urls, tmp_path, ref_wav_bytes):
     finally:
         orch.stop()
         voc.stop()
+
+
+def test_streaming_clone_and_speech_arrive_sentence_by_sentence(urls, ref_wav_bytes):
+    text = "First part here. Then a second part. And the third."
+    with httpx.stream("POST", urls["orchestrator"] + "/v1/clone", files={"reference_audio": ("r.wav", ref_wav_bytes)},
+                      data={"text": text, "stream": "true", "vocoder": "griffinlim"}, timeout=300) as r:
+        assert r.status_code == 200 and r.headers["content-type"] == "audio/wav"
+        chunks = [c for c in r.iter_raw() if c]
+    data = b"".join(chunks)
+    assert data[:4] == b"RIFF" and data[36:40] == b"data"
+    pcm = np.frombuffer(data[44:], dtype="<i2")
+    assert len(pcm) > 3 * 16000 * 0.3 and len(chunks) >= 2
+    vid = httpx.post(urls["orchestrator"] + "/v1/voices", json={"name": "s", "embedding": [0.0625] * 256}).json()["id"]
+    r = httpx.post(urls["orchestrator"] + "/v1/audio/speech", timeout=300,
+                   json={"input": text, "voice": vid, "response_format": "pcm", "stream": True})
+    assert r.status_code == 200 and r.headers["content-type"] == "audio/pcm" and len(r.content) % 2 == 0
+    r = httpx.post(urls["orchestrator"] + "/v1/audio/speech",
+                   json={"input": text, "voice": vid, "response_format": "mp3", "stream": True})
+    assert r.status_code == 422 and "stream" in r.json()["error"]["message"]
+
+
+def test_metrics_and_request_id_propagation(stack, urls, ref_wav_bytes):
+    rid = "trace-" + "ab12" * 4
+    r = httpx.post(urls["orchestrator"] + "/v1/clone", files={"reference_audio": ("r.wav", ref_wav_bytes)},
+                   data={"text": "Trace me.", "vocoder": "griffinlim"}, headers={"X-Request-ID": rid}, timeout=300)
+    assert r.status_code == 200 and r.headers["x-request-id"] == rid
+    for name in ("encoder", "synthesizer-0", "vocoder-0"):
+        assert rid in stack.services[name].log_path.read_text(), f"{name} did not log the forwarded request id"
+    metrics = httpx.get(urls["orchestrator"] + "/metrics").text
+    assert 'voxclone_requests_total{method="POST",route="/v1/clone",service="orchestrator",status="200"}' in metrics
+    assert 'voxclone_stage_seconds_count{service="orchestrator",stage="clone"}' in metrics
+    assert "voxclone_queue_depth" in metrics
+    assert 'voxclone_model_load_seconds{model="tacotron",service="synthesizer"}' in \
+        httpx.get(urls["synthesizer"] + "/metrics").text
