@@ -196,8 +196,8 @@ def test_metrics_and_request_id_propagation(stack, urls, ref_wav_bytes):
     for name in ("encoder", "synthesizer-0", "vocoder-0"):
         assert rid in stack.services[name].log_path.read_text(), f"{name} did not log the forwarded request id"
     metrics = httpx.get(urls["orchestrator"] + "/metrics").text
-    assert 'voxclone_requests_total{method="POST",route="/v1/clone",service="orchestrator",status="200"}' in metrics
+    assert 'voxclone_requests_total{service="orchestrator",route="/v1/clone",method="POST",status="200"}' in metrics
     assert 'voxclone_stage_seconds_count{service="orchestrator",stage="clone"}' in metrics
     assert "voxclone_queue_depth" in metrics
-    assert 'voxclone_model_load_seconds{model="tacotron",service="synthesizer"}' in \
+    assert 'voxclone_model_load_seconds{service="synthesizer",model="tacotron"}' in \
         httpx.get(urls["synthesizer"] + "/metrics").text
