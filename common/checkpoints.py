@@ -35,6 +35,16 @@ def config_from(cls, hparams: dict):
     return cls(**kwargs)
 
 
+def load_model(path: str | os.PathLike, model_cls, config_cls, hparams: dict | None = None):
+    """Build `model_cls(config)` from a checkpoint and load its weights strictly, in eval mode.
+
+    Explicit `hparams` win over the file's own; files without any (RTVC's) get the config defaults."""
+    state, stored = read_checkpoint(path)
+    model = model_cls(config_from(config_cls, hparams or stored))
+    model.load_state_dict(state, strict=True)
+    return model.eval()
+
+
 def write_checkpoint(path: str | os.PathLike, model: torch.nn.Module, config, half: bool = False,
                      optimizer: torch.optim.Optimizer | None = None, **extra) -> None:
     state = model.state_dict()

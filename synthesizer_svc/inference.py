@@ -4,7 +4,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from common.checkpoints import config_from, read_checkpoint
+from common.checkpoints import load_model
 from common.text import text_to_sequence
 from synthesizer_svc.model import Tacotron, TacotronConfig
 
@@ -14,11 +14,7 @@ TRIM_THRESHOLD = -3.4  # hparams.tts_stop_threshold, applied to the last frame's
 
 def load_synthesizer(path: str, hparams: dict | None = None) -> Tacotron:
     """Checkpoints without hparams get RTVC's defaults; r comes from the `decoder.r` buffer."""
-    state, stored = read_checkpoint(path)
-    hparams = hparams or stored  # explicit hparams win: RTVC files carry none
-    model = Tacotron(config_from(TacotronConfig, hparams))
-    model.load_state_dict(state, strict=True)
-    return model.eval()
+    return load_model(path, Tacotron, TacotronConfig, hparams)
 
 
 @dataclass

@@ -3,19 +3,12 @@ import numpy as np
 import torch
 
 from common import audio
-from common.checkpoints import config_from, read_checkpoint
+from common.checkpoints import load_model
 from vocoder_svc.fast_sampling import sample_classes_fast
 from vocoder_svc.model import WaveRNN, WaveRNNConfig
 
-MIN_WAVERNN_FRAMES = 2
-
-
 def load_vocoder(path: str, hparams: dict | None = None) -> WaveRNN:
-    state, stored = read_checkpoint(path)
-    hparams = hparams or stored  # explicit hparams win: RTVC files carry none
-    model = WaveRNN(config_from(WaveRNNConfig, hparams))
-    model.load_state_dict(state, strict=True)
-    return model.eval()
+    return load_model(path, WaveRNN, WaveRNNConfig, hparams)
 
 
 def vocode_wavernn(model: WaveRNN, mel: np.ndarray, target: int = 8000, overlap: int = 800, batched: bool = True,
