@@ -42,6 +42,10 @@ def main(argv=None):
             f"same stages in one process: {o['local_s']:.3f} s; overhead {o['overhead'] * 100:.1f}% of end-to-end.")
     section("Concurrency", f"8 clones sequentially: {t['sequential_s']:.2f} s; 8 concurrent clients: "
             f"{t['concurrent_s']:.2f} s; throughput ratio {t['ratio']:.2f}x (no micro-batching yet).")
+    ttfb = [{"request (3 sentences)": k, "first audio byte s": f"{v['first_audio_s']:.2f}",
+             "complete s": f"{v['total_s']:.2f}"} for k, v in stack["ttfb"].items()]
+    section("Time to first audio", table(ttfb, list(ttfb[0])),
+            "Sentence-chunked streaming vs the whole file, same text, seed and models (Griffin-Lim).")
     section("Memory (RSS)", table(stack["memory"], list(stack["memory"][0])))
     args.out.write_text("\n".join(parts))
     print(f"wrote {args.out}")

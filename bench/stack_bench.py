@@ -32,6 +32,19 @@ def clone(base: str, ref: bytes, text: str = TEXT, seed: int = 0) -> float:
     return time.perf_counter() - start
 
 
+def first_audio_byte(open_stream) -> dict:
+    """Seconds until the first audio sample (past the 44-byte WAV header) and until the end."""
+    start = time.perf_counter()
+    first, received = None, 0
+    with open_stream() as r:
+        r.raise_for_status()
+        for chunk in r.iter_raw():
+            received += len(chunk)
+            if first is None and received > 44:
+                first = time.perf_counter() - start
+    return {"first_audio_s": first, "total_s": time.perf_counter() - start}
+
+
 def run(reference_wav: str, requests_for_memory: int = 500) -> dict:
     ref = Path(reference_wav).read_bytes()
     wav, _ = sf.read(reference_wav, dtype="float32")
@@ -42,6 +55,7 @@ def run(reference_wav: str, requests_for_memory: int = 500) -> dict:
         base = svc["orchestrator"].url
         rest = {n: rss_mb(s.proc.pid) for n, s in svc.items()}
         clone(base, ref)  # warm-up; also caches the reference embedding
+        voice_id = httpx.post(base + "/v1/voices", files={"file": ("r.wav", ref)}, data={"name": "bench"}).json()["id"]
         http_s = np.median([clone(base, ref, seed=i) for i in range(3)])
         # The same work in-process (cached embedding, same seed): what is left is HTTP + serialisation.
         enc, syn = load_encoder(), load_synthesizer(str(DEFAULT_SYNTHESIZER))
@@ -68,6 +82,19 @@ def run(reference_wav: str, requests_for_memory: int = 500) -> dict:
             [f.result() for f in futures]
         conc_s = time.perf_counter() - start
 
+        three = "The first sentence is here. A second sentence follows it. And this is the third one."
+        ttfb = {name: first_audio_byte(fn) for name, fn in (
+            ("/v1/clone stream", lambda: httpx.stream("POST", base + "/v1/clone", timeout=600,
+                                                       files={"reference_audio": ("r.wav", ref)},
+                                                       data={"text": three, "stream": "true", "seed": "0"})),
+            ("/v1/clone whole", lambda: httpx.stream("POST", base + "/v1/clone", timeout=600,
+                                                      files={"reference_audio": ("r.wav", ref)},
+                                                      data={"text": three, "seed": "0"})),
+            ("/v1/audio/speech stream", lambda: httpx.stream("POST", base + "/v1/audio/speech", timeout=600, json={
+                "input": three, "voice": voice_id, "response_format": "wav", "stream": True})),
+            ("/v1/audio/speech whole", lambda: httpx.stream("POST", base + "/v1/audio/speech", timeout=600, json={
+                "input": three, "voice": voice_id, "response_format": "wav"})))}
+
         after_warm = {n: rss_mb(s.proc.pid) for n, s in svc.items()}
         mel = audio.melspectrogram(wav).astype(np.float32)[:, :40].tolist()
         emb_list = emb.tolist()
@@ -84,6 +111,7 @@ def run(reference_wav: str, requests_for_memory: int = 500) -> dict:
         return {
             "overhead": {"http_s": http_s, "local_s": local_s, "overhead": (http_s - local_s) / http_s},
             "throughput": {"sequential_s": seq_s, "concurrent_s": conc_s, "ratio": seq_s / conc_s},
+            "ttfb": ttfb,
             "memory": [{"service": n, "at rest MB": f"{rest[n]:.0f}", "peak under load MB": f"{peak[n]:.0f}",
                         "after warm-up MB": f"{after_warm[n]:.0f}",
                         f"after {requests_for_memory} more requests MB": f"{after[n]:.0f}",
