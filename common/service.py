@@ -100,29 +100,34 @@ def create_app(service: str, settings: ServiceSettings, load: Callable[[FastAPI]
 
     auth = make_auth_dependency(settings)
 
+    async def _auth_failure(request: Request):
+        if request.method == "OPTIONS" or _is_open(request.url.path):
+            return None
+        try:
+            await auth(request)
+        except APIError as exc:
+            return error_response(request, exc.status, exc.code, exc.message, exc.headers)
+        return None
+
     @app.middleware("http")
     async def _envelope(request: Request, call_next):
         rid = request.headers.get("x-request-id") or uuid.uuid4().hex
         request.state.request_id = rid
         token = request_id_var.set(rid)
         start = time.perf_counter()
-        route = request.url.path
         IN_FLIGHT.labels(service).inc()
         try:
             length = request.headers.get("content-length")
             if length and length.isdigit() and int(length) > settings.max_upload_bytes:
                 response = error_response(request, 413, "payload_too_large",
                                           f"request body of {int(length)} bytes exceeds {settings.max_upload_bytes}")
-            elif request.method != "OPTIONS" and not _is_open(request.url.path):
-                try:
-                    await auth(request)
-                    response = await call_next(request)
-                except APIError as exc:
-                    response = error_response(request, exc.status, exc.code, exc.message, exc.headers)
+            elif (denied := await _auth_failure(request)) is not None:
+                response = denied
             else:
                 response = await call_next(request)
             found = request.scope.get("route")
-            route = getattr(found, "path", route)
+            # Label by route template, never by raw path: unknown paths must not grow the metric set.
+            route = getattr(found, "path", "unmatched")
         finally:
             IN_FLIGHT.labels(service).dec()
             request_id_var.reset(token)
