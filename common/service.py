@@ -92,6 +92,7 @@ def create_app(service: str, settings: ServiceSettings, load: Callable[[FastAPI]
         return error_response(request, 429, "rate_limited", f"rate limit exceeded: {exc.detail}",
                               headers={"Retry-After": "60"})
 
+    app.add_middleware(BodyLimitMiddleware, limit=settings.max_upload_bytes)
     if settings.rate_limit:
         app.add_middleware(SlowAPIASGIMiddleware)
     if settings.origin_list():
@@ -157,6 +158,33 @@ def create_app(service: str, settings: ServiceSettings, load: Callable[[FastAPI]
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
     return app
+
+
+class BodyLimitMiddleware:
+    """Stop reading a request body past `limit` bytes, also when no Content-Length was sent (chunked)."""
+
+    def __init__(self, app, limit: int):
+        self.app, self.limit = app, limit
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        received = 0
+
+        async def limited_receive():
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.limit:
+                    raise APIError(413, "payload_too_large", f"request body exceeds {self.limit} bytes")
+            return message
+
+        try:
+            await self.app(scope, limited_receive, send)
+        except APIError as exc:
+            from starlette.requests import Request as _Request
+            await error_response(_Request(scope), exc.status, exc.code, exc.message)(scope, receive, send)
 
 
 def _is_open(path: str) -> bool:

@@ -114,3 +114,13 @@ def test_bad_uploads_and_limits(urls):
     r = httpx.post(urls["encoder"] + "/v1/embed", content=b"{not json", headers={"content-type": "application/json"})
     assert r.status_code == 422
     assert httpx.get(urls["encoder"] + "/healthz").status_code == 200  # still serving
+
+
+def test_chunked_body_without_length_is_limited(urls):
+    def chunks():
+        for _ in range(30):
+            yield b"[" + b"0.1," * 250_000  # ~1 MB each, no Content-Length: sent chunked
+    r = httpx.post(urls["encoder"] + "/v1/embed", content=chunks(), headers={"content-type": "application/json"},
+                   timeout=60)
+    assert r.status_code == 413 and "exceeds" in r.json()["error"]["message"]
+    assert httpx.get(urls["encoder"] + "/healthz").status_code == 200
