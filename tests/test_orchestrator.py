@@ -1,5 +1,6 @@
 """End to end through four real service processes on loopback."""
 import io
+import time
 
 import httpx
 import numpy as np
@@ -201,3 +202,61 @@ def test_metrics_and_request_id_propagation(stack, urls, ref_wav_bytes):
     assert "voxclone_queue_depth" in metrics
     assert 'voxclone_model_load_seconds{service="synthesizer",model="tacotron"}' in \
         httpx.get(urls["synthesizer"] + "/metrics").text
+
+
+class _BrokenStage:
+    """A stand-in for a misbehaving deployment (not our code): answers 500, or accepts and never answers."""
+
+    def __init__(self, mode: str):
+        import http.server
+        import socket
+        import threading
+        self.mode = mode
+        if mode == "hang":
+            self.sock = socket.socket()
+            self.sock.bind(("127.0.0.1", 0))
+            self.sock.listen(16)
+            self.port = self.sock.getsockname()[1]
+        else:
+            class Handler(http.server.BaseHTTPRequestHandler):
+                def do_GET(self):
+                    self.send_response(200)
+                    self.end_headers()
+
+                def do_POST(self):
+                    self.rfile.read(int(self.headers.get("content-length", 0)))
+                    self.send_response(500)
+                    self.send_header("content-type", "text/plain")
+                    self.end_headers()
+                    self.wfile.write(b"boom")
+
+                def log_message(self, *a):
+                    pass
+            self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+            self.port = self.server.server_port
+            threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.sock.close() if self.mode == "hang" else self.server.shutdown()
+
+
+@pytest.mark.parametrize("mode,status,needle", [("hang", 504, "did not answer in time"), ("error", 502, "failed (500)")])
+def test_stage_timeout_and_failure_map_to_504_and_502(urls, tmp_path, ref_wav_bytes, mode, status, needle):
+    broken = _BrokenStage(mode)
+    orch = ServiceProcess("orchestrator", free_port(), {
+        **TEST_ENV, "ENCODER_URLS": urls["encoder"], "SYNTHESIZER_URLS": urls["synthesizer"],
+        "VOCODER_URLS": f"http://127.0.0.1:{broken.port}", "STAGE_TIMEOUT_S": "3", "DATA_DIR": str(tmp_path)}).start()
+    try:
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            try:
+                httpx.get(orch.url + "/healthz")
+                break
+            except httpx.HTTPError:
+                time.sleep(0.3)
+        r = _clone(orch.url, ref_wav_bytes, text="Hi.")
+        assert r.status_code == status and needle in r.json()["error"]["message"], r.text
+        assert httpx.get(orch.url + "/healthz").status_code == 200
+    finally:
+        orch.stop()
+        broken.close()
