@@ -26,14 +26,18 @@ SMALL = TacotronConfig(embed_dims=128, encoder_dims=128, decoder_dims=128, postn
 
 
 def guided_attention_loss(attn: torch.Tensor, n_in: torch.Tensor, n_steps: torch.Tensor, g: float = 0.2):
-    """Penalise attention far from the diagonal (Tachibana et al. 2017); speeds up alignment a lot."""
+    """Penalise attention far from the diagonal (Tachibana et al. 2017); speeds up alignment a lot.
+
+    Padding gets the full penalty: RTVC's attention zeroes padded scores instead of masking them, and
+    without this the model learns to park its attention on the padding."""
     B, S, N = attn.shape
     s = torch.arange(S, device=attn.device)[None, :, None] / n_steps[:, None, None].clamp(min=1)
     n = torch.arange(N, device=attn.device)[None, None, :] / n_in[:, None, None].clamp(min=1)
     w = 1 - torch.exp(-((n - s) ** 2) / (2 * g * g))
-    mask = (torch.arange(S, device=attn.device)[None, :, None] < n_steps[:, None, None]) & \
-           (torch.arange(N, device=attn.device)[None, None, :] < n_in[:, None, None])
-    return (attn * w * mask).sum() / mask.sum()
+    is_char = torch.arange(N, device=attn.device)[None, None, :] < n_in[:, None, None]
+    w = torch.where(is_char, w, torch.ones_like(w))
+    valid_step = (torch.arange(S, device=attn.device)[None, :, None] < n_steps[:, None, None]).float()
+    return (attn * w * valid_step).sum() / (valid_step.sum() * 1.0)
 
 
 def losses(model, batch, device, ga_weight):
@@ -64,6 +68,8 @@ def main(argv=None):
     ap.add_argument("--steps", type=int, default=10 ** 9)
     ap.add_argument("--save-every", type=int, default=200)
     ap.add_argument("--export", type=Path, help="also write fp16 weights here at every save")
+    ap.add_argument("--ga-weight", type=float, default=2.0,
+                    help="guided-attention weight at step 0 (decays to a tenth of it)")
     ap.add_argument("--threads", type=int, default=0)
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args(argv)
@@ -108,7 +114,7 @@ def main(argv=None):
             lr = args.lr * min(1.0, 0.5 ** (step / 20000)) * min(1.0, (step + 1) / 200)
             for group in opt.param_groups:
                 group["lr"] = lr
-            ga_weight = max(0.2, math.exp(-step / 8000))
+            ga_weight = args.ga_weight * max(0.1, math.exp(-step / 8000))
             total, parts = losses(model, collate(batch, model.r), device, ga_weight)
             opt.zero_grad()
             total.backward()
