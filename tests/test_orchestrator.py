@@ -13,6 +13,14 @@ from tests.conftest import DATA, TEST_ENV
 TEXT = "The birch canoe slid on the smooth planks."
 
 
+def fresh_reference(name: str, gain: float) -> bytes:
+    """Reference bytes no other test has sent, so the embedding cache has not seen them."""
+    wav, sr = sf.read(DATA / name, dtype="float32")
+    buf = io.BytesIO()
+    sf.write(buf, wav * gain, sr, format="WAV", subtype="PCM_16")
+    return buf.getvalue()
+
+
 def _clone(url, ref, text=TEXT, **form):
     return httpx.post(url + "/v1/clone", files={"reference_audio": ("ref.wav", ref)},
                       data={"text": text, **form}, timeout=300)
@@ -31,7 +39,7 @@ def test_clone_returns_speech_whose_length_fits_the_text(urls, ref_wav_bytes):
 
 
 def test_identical_reference_is_embedded_once(urls):
-    ref = (DATA / "ref_awb.wav").read_bytes()
+    ref = fresh_reference("ref_awb.wav", 0.91)
     first = _clone(urls["orchestrator"], ref, text="Yes.")
     second = _clone(urls["orchestrator"], ref, text="No.")
     assert first.headers["x-embedding-cached"] == "false" and second.headers["x-embedding-cached"] == "true"
@@ -191,16 +199,17 @@ def test_streaming_clone_and_speech_arrive_sentence_by_sentence(urls, ref_wav_by
 
 def test_metrics_and_request_id_propagation(stack, urls, ref_wav_bytes):
     rid = "trace-" + "ab12" * 4
-    r = httpx.post(urls["orchestrator"] + "/v1/clone", files={"reference_audio": ("r.wav", ref_wav_bytes)},
+    r = httpx.post(urls["orchestrator"] + "/v1/clone",
+                   files={"reference_audio": ("r.wav", fresh_reference("ref_slt.wav", 0.87))},
                    data={"text": "Trace me.", "vocoder": "griffinlim"}, headers={"X-Request-ID": rid}, timeout=300)
     assert r.status_code == 200 and r.headers["x-request-id"] == rid
     for name in ("encoder", "synthesizer-0", "vocoder-0"):
         assert rid in stack.services[name].log_path.read_text(), f"{name} did not log the forwarded request id"
     metrics = httpx.get(urls["orchestrator"] + "/metrics").text
-    assert 'voxclone_requests_total{service="orchestrator",route="/v1/clone",method="POST",status="200"}' in metrics
+    assert 'voxclone_requests_total{method="POST",route="/v1/clone",service="orchestrator",status="200"}' in metrics
     assert 'voxclone_stage_seconds_count{service="orchestrator",stage="clone"}' in metrics
     assert "voxclone_queue_depth" in metrics
-    assert 'voxclone_model_load_seconds{service="synthesizer",model="tacotron"}' in \
+    assert 'voxclone_model_load_seconds{model="tacotron",service="synthesizer"}' in \
         httpx.get(urls["synthesizer"] + "/metrics").text
 
 
