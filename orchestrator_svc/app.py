@@ -4,11 +4,12 @@ import base64
 import hashlib
 import time
 from pathlib import Path
+from typing import Literal
 
 import httpx
 import numpy as np
 from fastapi import FastAPI, File, Form, Request, UploadFile
-from fastapi.responses import FileResponse, Response, StreamingResponse
+from fastapi.responses import FileResponse, RedirectResponse, Response, StreamingResponse
 from fastapi.staticfiles import StaticFiles
 from pydantic import Field
 
@@ -21,6 +22,7 @@ from common.wire import decode_array, encode_array
 from orchestrator_svc.clients import StagePool
 from orchestrator_svc.pipeline import Pipeline, check_embedding, pcm16, speak_stream, wav_stream_header
 from orchestrator_svc.jobs import JobStore, worker_loop
+from orchestrator_svc.results import make_results, media_type
 from orchestrator_svc.schemas import (AudioFormat, Backend, ClonePreview, JobView, SeedInferenceRequest,
                                       SeedInferenceResponse, SpeechRequest, TTSRequest, Voice, VoiceImport, VoiceList)
 from orchestrator_svc.voices import VoiceStore
@@ -39,9 +41,26 @@ class OrchestratorSettings(ServiceSettings):
     stage_retries: int = 2
     data_dir: str = "var/orchestrator"
     default_vocoder: str = ""
-    job_workers: int = Field(1, description="job workers inside this process (0: only separate worker processes)")
-    job_lease_s: float = 600.0
+    job_queue: Literal["auto", "sqlite", "redis"] = Field(
+        "auto", description="auto: Redis (rq) when REDIS_URL is set, else SQLite in DATA_DIR")
+    job_workers: int = Field(1, description="SQLite queue: job workers inside this process (0: only separate "
+                                            "worker processes). The Redis queue always uses separate workers.")
+    job_lease_s: float = Field(600.0, description="longest a job may run before it is taken to have died")
+    job_max_attempts: int = 3
+    job_ttl_s: int = Field(7 * 86400, description="Redis: how long job records and results are kept")
+    job_worker_ttl_s: int = Field(60, description="Redis: worker heartbeat; idle workers wake this often")
+    job_monitoring_interval_s: int = Field(10, description="Redis: a dead worker's job is retried this + 60 s later")
+    job_maintenance_interval_s: int = Field(60, description="Redis: how often workers look for abandoned jobs")
     webhook_secret: str = Field("", description="HMAC-SHA256 key for X-Voxclone-Signature on job webhooks")
+    s3_bucket: str = Field("", description="store job results in this S3(-compatible) bucket; presigned URLs")
+    s3_prefix: str = "voxclone/"
+    s3_endpoint_url: str = Field("", description="for S3-compatible stores (MinIO, Ceph, R2...)")
+    s3_region: str = ""
+    s3_url_expires_s: int = 3600
+
+    @property
+    def redis_jobs(self) -> bool:
+        return self.job_queue == "redis" or (self.job_queue == "auto" and bool(self.redis_url))
 
 
 def _urls(value: str) -> list[str]:
@@ -63,10 +82,20 @@ async def _startup(app: FastAPI) -> None:
     s: OrchestratorSettings = app.state.settings
     app.state.pipeline, client = build_pipeline(s)
     app.state.client, app.state.store = client, app.state.pipeline.store
-    app.state.jobs = JobStore(s.data_dir, lease_s=s.job_lease_s)
     app.state.stop_workers = asyncio.Event()
-    app.state.workers = [asyncio.create_task(worker_loop(app.state.jobs, app.state.pipeline, client, s.webhook_secret,
-                                                         app.state.stop_workers)) for _ in range(s.job_workers)]
+    app.state.workers = []
+    if s.redis_jobs:
+        from redis import Redis
+
+        from orchestrator_svc.redis_jobs import store_for
+        redis = Redis.from_url(s.redis_url)
+        app.state.jobs, app.state.results = store_for(redis, s), make_results(s, redis)
+        return  # Redis jobs run in separate worker processes (python -m orchestrator_svc.worker)
+    app.state.jobs = JobStore(s.data_dir, lease_s=s.job_lease_s, max_attempts=s.job_max_attempts)
+    app.state.results = make_results(s)
+    app.state.workers = [asyncio.create_task(worker_loop(app.state.jobs, app.state.results, app.state.pipeline,
+                                                         client, s.webhook_secret, app.state.stop_workers))
+                         for _ in range(s.job_workers)]
 
 
 async def _shutdown(app: FastAPI) -> None:
@@ -85,6 +114,12 @@ async def _ready(app: FastAPI) -> dict:
     for name, pool in (("encoder", p.encoder), ("synthesizer", p.synthesizer), ("vocoder", p.vocoder)):
         replicas = await pool.healthy()
         checks[name] = {"ok": any(replicas.values()), "replicas": replicas}
+    if app.state.settings.redis_jobs:
+        try:
+            workers = await asyncio.to_thread(app.state.jobs.workers)
+            checks["jobs"] = {"ok": True, "queue": "redis", "workers": workers}
+        except Exception as exc:  # noqa: BLE001 - any Redis failure means jobs cannot be accepted
+            checks["jobs"] = {"ok": False, "queue": "redis", "error": type(exc).__name__}
     return checks
 
 
@@ -102,11 +137,12 @@ def audio_response(wav: np.ndarray, fmt: str, extra: dict | None = None) -> Resp
     return Response(data, media_type=media, headers=headers)
 
 
-def job_view(job: dict) -> JobView:
+def job_view(job: dict, results) -> JobView:
     done = job["status"] == "succeeded"
+    result_url = (results.url(job["result"]) or f"/v1/jobs/{job['id']}/result") if done else None
     return JobView(id=job["id"], status=job["status"], created_at=job["created_at"], updated_at=job["updated_at"],
                    attempts=job["attempts"], error=job["error"], status_url=f"/v1/jobs/{job['id']}",
-                   result_url=f"/v1/jobs/{job['id']}/result" if done else None, webhook=job["webhook_status"])
+                   result_url=result_url, webhook=job["webhook_status"])
 
 
 def streamed(pipe: Pipeline, text: str, emb, vocoder, seed, header: bool) -> StreamingResponse:
@@ -280,28 +316,37 @@ def create(settings: OrchestratorSettings | None = None) -> FastAPI:
             raise bad_request("reference_audio: the uploaded file is empty")
         params = {"text": text, "format": format, "vocoder": backend(vocoder), "seed": seed,
                   "webhook_url": webhook_url, "filename": reference_audio.filename or "reference"}
-        jid = await asyncio.to_thread(request.app.state.jobs.create, data, params)
-        return job_view(request.app.state.jobs.get(jid))
+        jobs = request.app.state.jobs
+        jid = await asyncio.to_thread(jobs.create, data, params)
+        return job_view(await asyncio.to_thread(jobs.get, jid), request.app.state.results)
 
-    def find_job(request: Request, job_id: str) -> dict:
-        job = request.app.state.jobs.get(job_id)
+    async def find_job(request: Request, job_id: str) -> dict:
+        job = await asyncio.to_thread(request.app.state.jobs.get, job_id)
         if job is None:
             raise APIError(404, "job_not_found", f"no job with id {job_id!r}")
         return job
 
     @app.get("/v1/jobs/{job_id}", tags=["jobs"], response_model=JobView)
     async def job_status(job_id: str, request: Request):
-        return job_view(find_job(request, job_id))
+        return job_view(await find_job(request, job_id), request.app.state.results)
 
-    @app.get("/v1/jobs/{job_id}/result", tags=["jobs"], response_class=FileResponse)
+    @app.get("/v1/jobs/{job_id}/result", tags=["jobs"], response_class=Response,
+             responses={200: {"content": {"audio/wav": {}}}, 307: {"description": "presigned S3 URL"}})
     async def job_result(job_id: str, request: Request):
-        job = find_job(request, job_id)
+        """The job's audio; with S3 storage, a redirect to a presigned URL."""
+        job = await find_job(request, job_id)
         if job["status"] != "succeeded":
             raise APIError(409, "job_not_ready", f"job {job_id} is {job['status']}"
                            + (f": {job['error']}" if job["error"] else ""))
-        path = request.app.state.jobs.root / job["result"]
-        media = {"wav": "audio/wav", "mp3": "audio/mpeg", "ogg": "audio/ogg", "flac": "audio/flac"}
-        return FileResponse(path, media_type=media[job["params"]["format"]], filename=job["result"])
+        results = request.app.state.results
+        url = await asyncio.to_thread(results.url, job["result"])
+        if url:
+            return RedirectResponse(url, status_code=307)
+        data = await asyncio.to_thread(results.get, job["result"])
+        if data is None:
+            raise APIError(410, "job_result_expired", f"the result of job {job_id} is no longer stored")
+        return Response(data, media_type=media_type(job["result"]),
+                        headers={"Content-Disposition": f'attachment; filename="{job["result"]}"'})
 
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 

@@ -1,8 +1,10 @@
-"""Durable asynchronous clone jobs: a SQLite queue, results on local disk, signed webhooks.
+"""Durable asynchronous clone jobs: the default SQLite queue, the clone itself, signed webhooks.
 
 A job is claimed with a lease; a worker that dies (or an orchestrator restart) leaves the lease to expire
 and the job is claimed again, so no accepted job is lost. Workers run inside the orchestrator
 (`JOB_WORKERS`) and/or as separate processes (`python -m orchestrator_svc.worker`) on the same DATA_DIR.
+With REDIS_URL set, orchestrator_svc.redis_jobs replaces the queue (rq) and this module's clone and webhook
+functions are reused there.
 """
 import asyncio
 import hashlib
@@ -82,9 +84,6 @@ class JobStore:
     def reference(self, jid: str) -> bytes:
         return (self.root / f"{jid}.ref").read_bytes()
 
-    def result_path(self, jid: str, fmt: str) -> Path:
-        return self.root / f"{jid}.{fmt}"
-
     def succeed(self, jid: str, result: str) -> None:
         self._one("UPDATE jobs SET status = 'succeeded', result = ?, updated_at = ?, lease_until = NULL WHERE id = ?",
                   (result, time.time(), jid))
@@ -126,17 +125,27 @@ async def send_webhook(client: httpx.AsyncClient, url: str, payload: dict, secre
     return False
 
 
-async def run_one(store: JobStore, pipeline, job: dict, client: httpx.AsyncClient, webhook_secret: str) -> None:
+def webhook_payload(job: dict) -> dict:
+    done = job["status"] == "succeeded"
+    return {"id": job["id"], "status": job["status"], "error": job["error"],
+            "result_path": f"/v1/jobs/{job['id']}/result" if done else None}
+
+
+async def render_clone(pipeline, reference: bytes, params: dict) -> bytes:
+    """The job's work: embed the reference, speak the text, encode in the requested format."""
+    emb, _ = await pipeline.embed_audio_file(reference, params.get("filename", "reference"))
+    speech = await pipeline.speak(params["text"], emb, params.get("vocoder"), seed=params.get("seed"))
+    return write_audio_bytes(speech.wav, params["format"])[0]
+
+
+async def run_one(store: JobStore, results, pipeline, job: dict, client: httpx.AsyncClient,
+                  webhook_secret: str) -> None:
     from common.errors import APIError
     params, jid = job["params"], job["id"]
     try:
-        emb, _ = await pipeline.embed_audio_file(store.reference(jid), params.get("filename", "reference"))
-        speech = await pipeline.speak(params["text"], emb, params.get("vocoder"), seed=params.get("seed"))
-        data, _ = write_audio_bytes(speech.wav, params["format"])
-        path = store.result_path(jid, params["format"])
-        path.with_suffix(".tmp").write_bytes(data)
-        path.with_suffix(".tmp").replace(path)
-        store.succeed(jid, path.name)
+        name = f"{jid}.{params['format']}"
+        results.put(name, await render_clone(pipeline, store.reference(jid), params))
+        store.succeed(jid, name)
     except APIError as exc:
         # 5xx (a stage down or failing) is worth another try later; a 4xx would fail again the same way.
         store.fail(jid, exc.message, retry=exc.status >= 500)
@@ -147,13 +156,11 @@ async def run_one(store: JobStore, pipeline, job: dict, client: httpx.AsyncClien
     if final["status"] == "queued":
         return  # re-queued for another attempt; the webhook waits for the outcome
     if params.get("webhook_url"):
-        payload = {"id": jid, "status": final["status"], "error": final["error"],
-                   "result_path": f"/v1/jobs/{jid}/result" if final["status"] == "succeeded" else None}
-        ok = await send_webhook(client, params["webhook_url"], payload, webhook_secret)
+        ok = await send_webhook(client, params["webhook_url"], webhook_payload(final), webhook_secret)
         store.set_webhook_status(jid, "delivered" if ok else "failed")
 
 
-async def worker_loop(store: JobStore, pipeline, client: httpx.AsyncClient, webhook_secret: str,
+async def worker_loop(store: JobStore, results, pipeline, client: httpx.AsyncClient, webhook_secret: str,
                       stop: asyncio.Event, poll_s: float = 0.5) -> None:
     while not stop.is_set():
         QUEUE_DEPTH.labels("orchestrator", "jobs").set(store.depth())
@@ -164,4 +171,4 @@ async def worker_loop(store: JobStore, pipeline, client: httpx.AsyncClient, webh
             except asyncio.TimeoutError:
                 pass
             continue
-        await run_one(store, pipeline, job, client, webhook_secret)
+        await run_one(store, results, pipeline, job, client, webhook_secret)

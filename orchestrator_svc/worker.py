@@ -1,5 +1,6 @@
-"""A separate job-worker process: `python -m orchestrator_svc.worker` (same settings and DATA_DIR as the
-orchestrator). Run as many as you like; jobs are claimed atomically with a lease."""
+"""A separate job-worker process: `python -m orchestrator_svc.worker` (same settings as the orchestrator).
+Run as many as you like. SQLite queue: share DATA_DIR; jobs are claimed atomically with a lease. Redis queue
+(REDIS_URL): an rq worker; it can run on any host that reaches Redis and the stages."""
 import asyncio
 import logging
 import signal
@@ -7,6 +8,7 @@ import signal
 from common.logs import configure_logging
 from orchestrator_svc.app import OrchestratorSettings, build_pipeline
 from orchestrator_svc.jobs import JobStore, worker_loop
+from orchestrator_svc.results import make_results
 
 log = logging.getLogger("voxclone.worker")
 
@@ -14,14 +16,15 @@ log = logging.getLogger("voxclone.worker")
 async def main(settings: OrchestratorSettings, concurrency: int = 1) -> None:
     configure_logging("worker", settings.log_level)
     pipeline, client = build_pipeline(settings)
-    store = JobStore(settings.data_dir, lease_s=settings.job_lease_s)
+    store = JobStore(settings.data_dir, lease_s=settings.job_lease_s, max_attempts=settings.job_max_attempts)
+    results = make_results(settings)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     log.info("worker started", extra={"data_dir": settings.data_dir})
     try:
-        await asyncio.gather(*(worker_loop(store, pipeline, client, settings.webhook_secret, stop)
+        await asyncio.gather(*(worker_loop(store, results, pipeline, client, settings.webhook_secret, stop)
                                for _ in range(concurrency)))
     finally:
         await client.aclose()
@@ -30,4 +33,10 @@ async def main(settings: OrchestratorSettings, concurrency: int = 1) -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main(OrchestratorSettings()))
+    settings = OrchestratorSettings()
+    if settings.redis_jobs:
+        from orchestrator_svc.redis_jobs import run_worker
+        configure_logging("worker", settings.log_level)
+        run_worker(settings)
+    else:
+        asyncio.run(main(settings))

@@ -53,7 +53,13 @@ def test_procfile(service):
 
 def test_compose_file():
     compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
-    assert set(compose["services"]) == set(MODULES)
+    assert set(compose["services"]) == set(MODULES) | {"worker", "redis"}
+    worker = compose["services"].pop("worker")
+    assert_runnable(worker["command"], extra_modules=("orchestrator_svc.worker",))
+    assert_known_settings("orchestrator", worker["environment"])
+    assert worker["environment"]["REDIS_URL"] == compose["services"]["orchestrator"]["environment"]["REDIS_URL"]
+    assert worker["environment"]["REDIS_URL"].startswith("redis://redis:")
+    assert compose["services"].pop("redis")["image"].startswith("redis:")
     for name, svc in compose["services"].items():
         assert (ROOT / svc["build"]["dockerfile"]).exists()
         assert_known_settings(name, svc["environment"])
@@ -80,6 +86,18 @@ def test_kubernetes_manifest(service):
     assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
     assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
     assert kinds["HorizontalPodAutoscaler"]["spec"]["scaleTargetRef"]["name"] == kinds["Deployment"]["metadata"]["name"]
+
+
+def test_kubernetes_worker_and_redis():
+    kinds = {d["kind"]: d for d in yaml.safe_load_all((ROOT / "deploy" / "k8s" / "worker.yaml").read_text())}
+    assert set(kinds) == {"Deployment", "HorizontalPodAutoscaler"}
+    container = kinds["Deployment"]["spec"]["template"]["spec"]["containers"][0]
+    assert_runnable(container["command"], extra_modules=("orchestrator_svc.worker",))
+    env = {e["name"]: e["value"] for e in container["env"]}
+    assert_known_settings("orchestrator", env)
+    redis = {d["kind"]: d for d in yaml.safe_load_all((ROOT / "deploy" / "k8s" / "redis.yaml").read_text())}
+    host, port = env["REDIS_URL"].split("//")[1].split("/")[0].split(":")
+    assert host == redis["Service"]["metadata"]["name"] and int(port) == redis["Service"]["spec"]["ports"][0]["port"]
 
 
 def test_probe_routes_exist_on_every_app():

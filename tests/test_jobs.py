@@ -21,9 +21,11 @@ class Receiver(http.server.BaseHTTPRequestHandler):
 
     def do_POST(self):
         body = self.rfile.read(int(self.headers["content-length"]))
+        jid = json.loads(body)["id"]
+        first = not any(json.loads(b)["id"] == jid for b, _ in Receiver.calls)
         Receiver.calls.append((body, dict(self.headers)))
-        # Fail the first delivery so the sender's retry is exercised.
-        self.send_response(500 if len(Receiver.calls) == 1 else 204)
+        # Fail each job's first delivery so the sender's retry is exercised.
+        self.send_response(500 if first else 204)
         self.end_headers()
 
     def log_message(self, *args):
@@ -72,15 +74,17 @@ def test_job_runs_and_webhook_is_signed_and_retried(urls, tmp_path, webhook):
         assert job["status"] == "succeeded" and job["result_url"] == f"/v1/jobs/{jid}/result"
         res = httpx.get(svc.url + job["result_url"])
         assert res.status_code == 200 and res.headers["content-type"] == "audio/flac" and len(res.content) > 1000
+        def deliveries():
+            return [(b, h) for b, h in Receiver.calls if json.loads(b)["id"] == jid]
         deadline = time.time() + 30
-        while len(Receiver.calls) < 2 and time.time() < deadline:
+        while len(deliveries()) < 2 and time.time() < deadline:
             time.sleep(0.2)
-        body, headers = Receiver.calls[-1]
+        body, headers = deliveries()[-1]
         expected = "sha256=" + hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest()
         assert headers["X-Voxclone-Signature"] == expected
         assert json.loads(body) == {"id": jid, "status": "succeeded", "error": None,
                                     "result_path": f"/v1/jobs/{jid}/result"}
-        assert len(Receiver.calls) == 2  # the first delivery got a 500 and was retried
+        assert len(deliveries()) == 2  # the first delivery got a 500 and was retried
         deadline = time.time() + 10
         while httpx.get(f"{svc.url}/v1/jobs/{jid}").json()["webhook"] != "delivered" and time.time() < deadline:
             time.sleep(0.1)

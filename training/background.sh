@@ -9,7 +9,7 @@ mkdir -p runs
 nice -n 10 $PY -m training.corpus --out data/corpus --utts 100 --virtual-per-voice 14 --workers 1 >> runs/corpus.log 2>&1 &
 [ -d data/prep_so ] || $PY -m training.preprocess --speechocean data/speechocean --out data/prep_so >> runs/prep_so.log 2>&1
 $PY -m training.preprocess --corpus data/corpus --out data/prep_syn >> runs/prep_syn.log 2>&1
-nice -n 5 $PY -m training.train_synthesizer --data data/prep_syn data/prep_so --run runs/synth --init models/synthesizer.pt \
+nice -n 5 $PY -m training.train_synthesizer --data data/prep_syn:3 data/prep_so --run runs/synth --init models/synthesizer.pt \
     --minutes "${MINUTES:-90}" --export models/synthesizer.pt --save-every 100 >> runs/synth.log 2>&1 &
 TRAIN=$!
 while kill -0 $TRAIN 2>/dev/null; do

@@ -25,12 +25,23 @@ class Example:
         return np.load(self.root / "embeds" / f"{self.uid}.npy")
 
 
-def load_index(roots: list[Path]) -> list[Example]:
+def parse_root(spec: str) -> tuple[Path, int]:
+    """'data/prep_syn:3' -> (Path('data/prep_syn'), 3): a root listed N times per epoch."""
+    path, _, repeat = str(spec).rpartition(":")
+    if path and repeat.isdigit():
+        return Path(path), int(repeat)
+    return Path(spec), 1
+
+
+def load_index(roots: list) -> list[Example]:
+    """Examples of every root; a root given as 'path:N' appears N times (mixes a small corpus up)."""
     out = []
-    for root in roots:
+    for spec in roots:
+        root, repeat = parse_root(spec)
         with open(root / "index.tsv", newline="") as f:
-            for uid, speaker, text, n, split in csv.reader(f, delimiter="\t"):
-                out.append(Example(uid, speaker, text, int(n), split, root))
+            rows = [Example(uid, speaker, text, int(n), split, root)
+                    for uid, speaker, text, n, split in csv.reader(f, delimiter="\t")]
+        out += rows * repeat
     return out
 
 

@@ -57,7 +57,8 @@ def losses(model, batch, device, ga_weight):
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--data", type=Path, nargs="+", default=[Path("data/prep")])
+    ap.add_argument("--data", nargs="+", default=["data/prep"],
+                    help="preprocessed roots; 'root:N' repeats a root N times per epoch")
     ap.add_argument("--run", type=Path, default=Path("runs/synth"))
     ap.add_argument("--init", type=Path, help="start from these weights (e.g. the committed default)")
     ap.add_argument("--batch", type=int, default=32)

@@ -1,0 +1,174 @@
+"""Jobs through a real Redis server with rq worker processes, and job results in S3-compatible storage."""
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from common.stack import ServiceProcess, free_port
+from tests.conftest import ROOT
+from tests.test_jobs import Receiver, SECRET, orchestrator, submit, wait_for, webhook  # noqa: F401 - fixture
+
+# Short worker timings so a SIGKILLed worker's job is retried within the test (rq's floor is 60 s + interval).
+FAST_RQ = {"JOB_MONITORING_INTERVAL_S": "1", "JOB_MAINTENANCE_INTERVAL_S": "3", "JOB_WORKER_TTL_S": "20"}
+
+
+def wait_port(url: str, timeout: float = 30) -> None:
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            httpx.get(url, timeout=1)
+            return
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    raise TimeoutError(url)
+
+
+@pytest.fixture(scope="module")
+def redis_url(tmp_path_factory):
+    exe = shutil.which("redis-server")
+    if exe is None:
+        pytest.fail("redis-server is not installed (scripts/test.sh installs it with apt)")
+    port, data = free_port(), tmp_path_factory.mktemp("redis")
+    proc = subprocess.Popen([exe, "--port", str(port), "--bind", "127.0.0.1", "--dir", str(data),
+                             "--save", "", "--appendonly", "yes"], stdout=subprocess.DEVNULL)
+    from redis import Redis
+    client = Redis(port=port)
+    deadline = time.time() + 20
+    while True:
+        try:
+            client.ping()
+            break
+        except Exception:
+            if time.time() > deadline:
+                raise
+            time.sleep(0.1)
+    yield f"redis://127.0.0.1:{port}/0"
+    proc.terminate()
+    proc.wait(10)
+
+
+def rq_worker(urls, data_dir, redis_url, name="worker"):
+    worker = orchestrator(urls, data_dir, REDIS_URL=redis_url, **FAST_RQ)
+    worker.module, worker.log_path = "orchestrator_svc.worker", data_dir / f"{name}.log"
+    return worker
+
+
+def children(pid: int) -> list[int]:
+    out = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            out.append(int(stat.parent.name))
+    return out
+
+
+def crash(worker: ServiceProcess) -> None:
+    """SIGKILL the worker and its work-horse (rq puts the horse in its own process group), like a lost host."""
+    horses = children(worker.proc.pid)
+    worker.stop(signal.SIGKILL)
+    for pid in horses:
+        os.kill(pid, signal.SIGKILL)
+
+
+def test_redis_jobs_run_on_separate_workers(urls, tmp_path, redis_url, webhook):  # noqa: F811
+    web = orchestrator(urls, tmp_path, REDIS_URL=redis_url).start()
+    worker = rq_worker(urls, tmp_path / "w", redis_url)
+    (tmp_path / "w").mkdir()
+    try:
+        web.wait_ready()
+        calls_before = len(Receiver.calls)
+        r = submit(web.url, "Through Redis.", webhook_url=webhook, format="ogg")
+        assert r.status_code == 202 and r.json()["status"] == "queued"
+        jid = r.json()["id"]
+        time.sleep(1)
+        assert httpx.get(f"{web.url}/v1/jobs/{jid}").json()["status"] == "queued"  # nothing runs jobs in-process
+        worker.start()
+        job = wait_for(web.url, jid, timeout=120)
+        assert job["status"] == "succeeded" and job["attempts"] == 1
+        res = httpx.get(web.url + job["result_url"])
+        assert res.status_code == 200 and res.headers["content-type"] == "audio/ogg" and res.content[:4] == b"OggS"
+        ready = httpx.get(web.url + "/readyz").json()
+        assert ready["checks"]["jobs"] == {"ok": True, "queue": "redis", "workers": 1}
+        deadline = time.time() + 30
+        while httpx.get(f"{web.url}/v1/jobs/{jid}").json()["webhook"] is None and time.time() < deadline:
+            time.sleep(0.2)
+        assert httpx.get(f"{web.url}/v1/jobs/{jid}").json()["webhook"] == "delivered"
+        assert any(f'"id": "{jid}"'.encode() in body for body, _ in Receiver.calls[calls_before:])
+
+        bad = wait_for(web.url, submit(web.url, "Never spoken.", ref=b"not audio").json()["id"], timeout=60)
+        assert bad["status"] == "failed" and bad["attempts"] == 1 and "audio" in bad["error"]  # 4xx: no retry
+    finally:
+        worker.stop()
+        web.stop()
+
+
+def test_no_redis_job_lost_when_orchestrator_restarts_and_worker_dies(urls, tmp_path, redis_url):
+    web = orchestrator(urls, tmp_path, REDIS_URL=redis_url).start()
+    first = rq_worker(urls, tmp_path, redis_url, "worker1")
+    second = rq_worker(urls, tmp_path, redis_url, "worker2")
+    try:
+        web.wait_ready()
+        ids = [submit(web.url, f"Redis job number {i}.").json()["id"] for i in range(3)]
+        web.stop()                                    # accepted jobs wait in Redis
+        web.start().wait_ready()
+        assert [httpx.get(f"{web.url}/v1/jobs/{j}").json()["status"] for j in ids] == ["queued"] * 3
+        first.start()
+        deadline = time.time() + 60
+        while httpx.get(f"{web.url}/v1/jobs/{ids[0]}").json()["status"] == "queued" and time.time() < deadline:
+            time.sleep(0.05)
+        crash(first)                                  # worker and its work-horse die mid-job
+        assert httpx.get(f"{web.url}/v1/jobs/{ids[0]}").json()["status"] == "running"
+        second.start()
+        jobs = [wait_for(web.url, j, timeout=180) for j in ids]
+        assert [j["status"] for j in jobs] == ["succeeded"] * 3
+        assert jobs[0]["attempts"] == 2               # the abandoned attempt, then the retry
+        assert all(httpx.get(web.url + j["result_url"]).status_code == 200 for j in jobs)
+    finally:
+        second.stop()
+        first.stop()
+        web.stop()
+
+
+@pytest.fixture(scope="module")
+def s3_endpoint(tmp_path_factory):
+    port = free_port()
+    log = open(tmp_path_factory.mktemp("s3") / "moto.log", "wb")
+    proc = subprocess.Popen([sys.executable, "-m", "moto.server", "-p", str(port)], cwd=ROOT,
+                            stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    wait_port(url)
+    yield url
+    proc.terminate()
+    proc.wait(10)
+
+
+def test_job_results_in_s3_with_presigned_urls(urls, tmp_path, s3_endpoint):
+    import boto3
+    creds = {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test", "AWS_DEFAULT_REGION": "us-east-1"}
+    s3 = boto3.client("s3", endpoint_url=s3_endpoint, aws_access_key_id="test", aws_secret_access_key="test",
+                      region_name="us-east-1")
+    s3.create_bucket(Bucket="voices-out")
+    web = orchestrator(urls, tmp_path, S3_BUCKET="voices-out", S3_ENDPOINT_URL=s3_endpoint, S3_PREFIX="jobs/",
+                       **creds).start()
+    try:
+        web.wait_ready()
+        job = wait_for(web.url, submit(web.url, "Stored in a bucket.", format="mp3").json()["id"])
+        assert job["status"] == "succeeded" and job["result_url"].startswith(s3_endpoint + "/voices-out/jobs/")
+        assert "Signature=" in job["result_url"] or "X-Amz-Signature=" in job["result_url"]
+        direct = httpx.get(job["result_url"])
+        assert direct.status_code == 200 and direct.headers["content-type"] == "audio/mpeg" and len(direct.content) > 500
+        via = httpx.get(f"{web.url}/v1/jobs/{job['id']}/result")
+        assert via.status_code == 307 and via.headers["location"].startswith(s3_endpoint + "/voices-out/jobs/")
+        keys = [o["Key"] for o in s3.list_objects_v2(Bucket="voices-out")["Contents"]]
+        assert keys == [f"jobs/{job['id']}.mp3"]
+    finally:
+        web.stop()
