@@ -172,3 +172,22 @@ def test_job_results_in_s3_with_presigned_urls(urls, tmp_path, s3_endpoint):
         assert keys == [f"jobs/{job['id']}.mp3"]
     finally:
         web.stop()
+
+
+def test_rate_limit_is_shared_by_replicas_through_redis(urls, tmp_path, redis_url):
+    env = {"REDIS_URL": redis_url, "RATE_LIMIT": "3/minute", "API_KEYS": "shared-key"}
+    replicas = [orchestrator(urls, tmp_path / f"r{i}", **env) for i in range(2)]
+    for i, svc in enumerate(replicas):
+        (tmp_path / f"r{i}").mkdir()
+        svc.start()
+    try:
+        for svc in replicas:
+            svc.wait_ready()
+        codes = [httpx.get(replicas[i % 2].url + "/v1/voices", headers={"X-API-Key": "shared-key"}).status_code
+                 for i in range(4)]
+        assert codes == [200, 200, 200, 429]  # the fourth request, on either replica, is over the shared limit
+        other = httpx.get(replicas[0].url + "/v1/voices", headers={"X-API-Key": "wrong"})
+        assert other.status_code == 401
+    finally:
+        for svc in replicas:
+            svc.stop()
