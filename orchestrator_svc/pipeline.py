@@ -47,22 +47,23 @@ class Pipeline:
         return _array(resp.json()["embedding"], "embedding", ndim=(1,))
 
     async def synthesize(self, text: str, embedding: np.ndarray, alignments: bool = False, seed: int | None = None):
-        body = {"text": text, "embedding": embedding.astype(float).tolist(), "compact": True,
+        body = {"text": text, "embedding": encode_array(embedding, compact=True), "compact": True,
                 "return_alignments": alignments, "seed": seed}
         item = (await self.synthesizer.post("/v1/synthesize", json=body)).json()["mels"][0]
         mel = _array(item["mel"], "mel", ndim=(2,))
         aligns = [_array(a, "alignment", ndim=(2,)) for a in item.get("alignments") or []]
         return mel, aligns, item["stopped"], item["sentences"]
 
-    async def vocode(self, mel: np.ndarray, backend: str | None) -> np.ndarray:
-        body = {"mel": encode_array(mel, compact=True), "backend": backend, "compact": True}
+    async def vocode(self, mel: np.ndarray, backend: str | None, seed: int | None = None) -> np.ndarray:
+        # No seed: the vocoder may sample WaveRNN requests together with concurrent ones (micro-batching).
+        body = {"mel": encode_array(mel, compact=True), "backend": backend, "compact": True, "seed": seed}
         return _array((await self.vocoder.post("/v1/vocode", json=body)).json()["wav"], "wav", ndim=(1,))
 
     async def speak(self, text: str, embedding: np.ndarray, backend: str | None = None, alignments: bool = False,
                     seed: int | None = None) -> Speech:
         embedding = check_embedding(embedding)
         mel, aligns, stopped, sentences = await self.synthesize(text, embedding, alignments, seed)
-        wav = await self.vocode(mel, backend)
+        wav = await self.vocode(mel, backend, seed)
         return Speech(wav=wav, mels=[mel], alignments=[aligns], stopped=stopped, sentences=sentences)
 
 
@@ -76,7 +77,7 @@ async def speak_stream(pipeline: Pipeline, text: str, embedding: np.ndarray, bac
     sentences = split_sentences(text) or [text]
     for i, sentence in enumerate(sentences):
         mel, _, _, _ = await pipeline.synthesize(sentence, embedding, seed=seed)
-        wav = await pipeline.vocode(mel, backend)
+        wav = await pipeline.vocode(mel, backend, seed)
         yield wav if i == len(sentences) - 1 else np.concatenate([wav, SENTENCE_GAP])
 
 

@@ -1,11 +1,14 @@
 """Synthesizer service: text + speaker embedding -> mel spectrogram (Tacotron, RTVC-compatible)."""
 import os
+import threading
 import time
 from dataclasses import asdict
 
 import numpy as np
 from fastapi import FastAPI, Request
+from pydantic import Field
 
+from common.batching import MicroBatcher
 from common.checkpoints import file_sha256
 from common.config import ServiceSettings
 from common.errors import APIError, bad_request
@@ -25,6 +28,8 @@ class SynthesizerSettings(ServiceSettings):
     max_frames_per_sentence: int = 1000
     max_batch_texts: int = 32
     sentence_chars: int = 200
+    micro_batch_items: int = Field(8, description="unseeded concurrent requests synthesized in one batch (1: off)")
+    micro_batch_window_ms: float = Field(2.0, description="how long a request waits for company when idle")
 
 
 async def _load(app: FastAPI) -> None:
@@ -38,6 +43,11 @@ async def _load(app: FastAPI) -> None:
     app.state.info = {"model": "tacotron-sv2tts", "checkpoint": path, "sha256": file_sha256(path),
                       "hparams": asdict(app.state.model.cfg), "r": app.state.model.r,
                       "step": int(app.state.model.step), "sample_rate": 16000, "hop_length": 200}
+    # One model call at a time: torch's RNG is global (pre-net dropout stays on), so a seeded request must not
+    # interleave with another call, and on few cores parallel calls only slow each other down.
+    app.state.model_lock = threading.Lock()
+    app.state.batcher = MicroBatcher("synthesizer", lambda max_frames, items: run_batch(app, max_frames, items),
+                                     settings.micro_batch_items, settings.micro_batch_window_ms / 1000)
 
 
 def validate_inputs(settings: SynthesizerSettings, texts: list[str], embeddings: np.ndarray, emb_size: int):
@@ -60,13 +70,32 @@ def validate_inputs(settings: SynthesizerSettings, texts: list[str], embeddings:
 
 def run_synthesis(app: FastAPI, texts, embeddings, seed=None, max_frames=None):
     settings: SynthesizerSettings = app.state.settings
-    start = time.perf_counter()
-    out = synthesize_texts(app.state.model, texts, embeddings,
-                           split=lambda t: split_sentences(t, settings.sentence_chars),
-                           max_frames=min(max_frames or settings.max_frames_per_sentence,
-                                          settings.max_frames_per_sentence), seed=seed)
+    with app.state.model_lock:
+        start = time.perf_counter()
+        out = synthesize_texts(app.state.model, texts, embeddings,
+                               split=lambda t: split_sentences(t, settings.sentence_chars),
+                               max_frames=min(max_frames or settings.max_frames_per_sentence,
+                                              settings.max_frames_per_sentence), seed=seed)
     STAGE_LATENCY.labels("synthesizer", "tacotron").observe(time.perf_counter() - start)
     return out
+
+
+def run_batch(app: FastAPI, max_frames, items: list) -> list:
+    """Several requests' texts as one synthesis batch (RTVC batches a request's sentences the same way)."""
+    texts = [t for request_texts, _ in items for t in request_texts]
+    out = run_synthesis(app, texts, np.concatenate([emb for _, emb in items]), None, max_frames)
+    results, k = [], 0
+    for request_texts, _ in items:
+        results.append(out[k:k + len(request_texts)])
+        k += len(request_texts)
+    return results
+
+
+async def synthesize_request(app: FastAPI, texts, embeddings, seed=None, max_frames=None):
+    """Seeded requests run alone (reproducible); others may share a batch with concurrent requests."""
+    if seed is None and app.state.settings.micro_batch_items > 1:
+        return await app.state.batcher.submit(max_frames, (texts, embeddings))
+    return await run_blocking(run_synthesis, app, texts, embeddings, seed, max_frames)
 
 
 def create(settings: SynthesizerSettings | None = None) -> FastAPI:
@@ -83,7 +112,7 @@ def create(settings: SynthesizerSettings | None = None) -> FastAPI:
         texts = [body.text] if isinstance(body.text, str) else body.text
         emb = decode_array(body.embedding, "embedding", ndim=(1, 2))
         emb = validate_inputs(settings, texts, emb, request.app.state.model.cfg.speaker_embedding_size)
-        results = await run_blocking(run_synthesis, request.app, texts, emb, body.seed, body.max_frames)
+        results = await synthesize_request(request.app, texts, emb, body.seed, body.max_frames)
         mels = []
         for mel, stopped, sentences, aligns in results:
             mels.append(SynthesizedMel(
@@ -96,7 +125,7 @@ def create(settings: SynthesizerSettings | None = None) -> FastAPI:
         """The seed projects' shape: `{embed, text}` -> `{spec}` (80 x T)."""
         emb = decode_array(body.embed, "embed", ndim=(1,))
         emb = validate_inputs(settings, [body.text], emb, request.app.state.model.cfg.speaker_embedding_size)
-        (mel, *_), = await run_blocking(run_synthesis, request.app, [body.text], emb)
+        (mel, *_), = await synthesize_request(request.app, [body.text], emb)
         return SeedInferenceResponse(spec=mel.tolist())
 
     return app

@@ -78,3 +78,27 @@ def test_bad_input(urls, embedding, patch, status, needle):
     if needle:
         assert needle in r.json()["error"]["message"]
     assert httpx.get(urls["synthesizer"] + "/healthz").status_code == 200
+
+
+def test_concurrent_requests_are_micro_batched_and_seeded_ones_stay_reproducible(urls, embedding):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from tests.metrics_util import sample
+    url = urls["synthesizer"]
+    seeded = {"text": "Seeded words stay put.", "embedding": embedding, "seed": 11, "compact": True}
+    alone = httpx.post(url + "/v1/synthesize", json=seeded, timeout=120).json()["mels"][0]["mel"]["data"]
+    calls, items = (sample(url, f"voxclone_batch_items_{s}", service="synthesizer") for s in ("count", "sum"))
+    texts = [f"Concurrent request number {i}." for i in range(6)]
+    with ThreadPoolExecutor(7) as pool:
+        futures = [pool.submit(httpx.post, url + "/v1/synthesize", json={"text": t, "embedding": embedding},
+                               timeout=300) for t in texts]
+        under_load = pool.submit(httpx.post, url + "/v1/synthesize", json=seeded, timeout=300)
+        responses = [f.result() for f in futures]
+    assert all(r.status_code == 200 for r in responses)
+    for text, r in zip(texts, responses):
+        item = r.json()["mels"][0]
+        assert item["sentences"] == [text] and item["length"] > 20 and item["stopped"]
+    assert under_load.result().json()["mels"][0]["mel"]["data"] == alone
+    batches = sample(url, "voxclone_batch_items_count", service="synthesizer") - calls
+    batched = sample(url, "voxclone_batch_items_sum", service="synthesizer") - items
+    assert batched == 6 and batches < 6  # all six went through the batcher, some of them together

@@ -93,3 +93,20 @@ def test_wavernn_without_weights_is_a_clear_503(urls, mel):
         pytest.skip("default vocoder ships WaveRNN weights")
     r = httpx.post(urls["vocoder"] + "/v1/vocode", json={"mel": mel[:, :20].tolist(), "backend": "wavernn"})
     assert r.status_code == 503 and "VOCODER_CHECKPOINT" in r.json()["error"]["message"]
+
+
+def test_concurrent_wavernn_requests_share_one_sampling_loop(wavernn_url, mel):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from tests.metrics_util import sample
+    url, _ = wavernn_url
+    lengths = [12, 20, 31, 45, 25, 16]
+    before = sample(url, "voxclone_batch_items_count", service="vocoder")
+    with ThreadPoolExecutor(6) as pool:
+        responses = list(pool.map(lambda n: httpx.post(url + "/v1/vocode", json={"mel": mel[:, :n].tolist(),
+                                                                                 "seed": None}, timeout=300), lengths))
+    assert [r.status_code for r in responses] == [200] * 6
+    assert [len(r.json()["wav"]) for r in responses] == [(n - 1) * 200 for n in lengths]
+    assert all(np.abs(r.json()["wav"]).max() > 0 for r in responses)
+    assert sample(url, "voxclone_batch_items_count", service="vocoder") - before < 6
+    assert sample(url, "voxclone_batch_items_sum", service="vocoder") == 6

@@ -8,8 +8,10 @@ import numpy as np
 import torch
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
+from pydantic import Field
 
 from common.audio_io import write_audio_bytes
+from common.batching import MicroBatcher
 from common.checkpoints import file_sha256
 from common.config import ServiceSettings
 from common.errors import APIError, bad_request
@@ -17,7 +19,7 @@ from common.metrics import MODEL_LOAD, STAGE_LATENCY
 from common.paths import DEFAULT_VOCODER
 from common.service import create_app, run_blocking
 from common.wire import decode_array, encode_array
-from vocoder_svc.inference import load_vocoder, vocode_griffinlim, vocode_wavernn
+from vocoder_svc.inference import load_vocoder, vocode_griffinlim, vocode_wavernn, vocode_wavernn_many
 from vocoder_svc.schemas import SeedInferenceRequest, SeedInferenceResponse, VocodeRequest, VocodeResponse
 
 N_MELS = 80
@@ -30,6 +32,8 @@ class VocoderSettings(ServiceSettings):
     griffin_lim_iters: int = 32
     wavernn_target: int = 8000
     wavernn_overlap: int = 800
+    micro_batch_items: int = Field(8, description="unseeded concurrent WaveRNN requests sampled in one loop (1: off)")
+    micro_batch_window_ms: float = Field(2.0, description="how long a request waits for company when idle")
 
 
 async def _load(app: FastAPI) -> None:
@@ -48,6 +52,8 @@ async def _load(app: FastAPI) -> None:
                                  else ("wavernn" if app.state.model else "griffinlim"))
     app.state.info = {**info, "default_backend": app.state.default_backend, "sample_rate": 16000, "hop_length": 200}
     app.state.rng_lock = threading.Lock()  # torch's global RNG is shared; seeded runs must not interleave
+    app.state.batcher = MicroBatcher("vocoder", lambda _, mels: run_wavernn_batch(app, mels),
+                                     settings.micro_batch_items, settings.micro_batch_window_ms / 1000)
 
 
 def validate_mel(settings: VocoderSettings, mel: np.ndarray, sample_rate: int) -> np.ndarray:
@@ -80,6 +86,23 @@ def run_vocoder(app: FastAPI, mel: np.ndarray, backend: str, seed: int | None) -
     return wav
 
 
+def run_wavernn_batch(app: FastAPI, mels: list[np.ndarray]) -> list[np.ndarray]:
+    settings: VocoderSettings = app.state.settings
+    start = time.perf_counter()
+    with app.state.rng_lock:
+        wavs = vocode_wavernn_many(app.state.model, mels, settings.wavernn_target, settings.wavernn_overlap)
+    STAGE_LATENCY.labels("vocoder", "wavernn").observe(time.perf_counter() - start)
+    return wavs
+
+
+async def vocode_request(app: FastAPI, mel: np.ndarray, backend: str, seed: int | None) -> np.ndarray:
+    """Unseeded WaveRNN requests may share one sampling loop with concurrent ones; the rest run alone."""
+    if (backend == "wavernn" and seed is None and app.state.model is not None
+            and app.state.settings.micro_batch_items > 1):
+        return await app.state.batcher.submit("wavernn", mel)
+    return await run_blocking(run_vocoder, app, mel, backend, seed)
+
+
 def create(settings: VocoderSettings | None = None) -> FastAPI:
     settings = settings or VocoderSettings()
     app = create_app("vocoder", settings, load=_load,
@@ -95,7 +118,7 @@ def create(settings: VocoderSettings | None = None) -> FastAPI:
         """JSON `{wav, sample_rate}` by default; audio bytes when the client sends `Accept: audio/...`."""
         mel = validate_mel(settings, decode_array(body.mel, "mel", ndim=(2,)), body.sample_rate)
         backend = body.backend or request.app.state.default_backend
-        wav = await run_blocking(run_vocoder, request.app, mel, backend, body.seed)
+        wav = await vocode_request(request.app, mel, backend, body.seed)
         if request.headers.get("accept", "").startswith("audio/"):
             data, media = write_audio_bytes(wav, body.format)
             return Response(data, media_type=media, headers={"X-Sample-Rate": "16000", "X-Backend": backend})
