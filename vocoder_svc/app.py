@@ -32,6 +32,8 @@ class VocoderSettings(ServiceSettings):
     griffin_lim_iters: int = 32
     wavernn_target: int = 8000
     wavernn_overlap: int = 800
+    wavernn_int8: bool = Field(False, description="int8 weights in the sampling loop: faster, slightly "
+                                                  "different audio (see bench/RESULTS.md)")
     micro_batch_items: int = Field(8, description="unseeded concurrent WaveRNN requests sampled in one loop (1: off)")
     micro_batch_window_ms: float = Field(2.0, description="how long a request waits for company when idle")
 
@@ -81,7 +83,8 @@ def run_vocoder(app: FastAPI, mel: np.ndarray, backend: str, seed: int | None) -
         with app.state.rng_lock:
             if seed is not None:
                 torch.manual_seed(seed)
-            wav = vocode_wavernn(app.state.model, mel, settings.wavernn_target, settings.wavernn_overlap)
+            wav = vocode_wavernn(app.state.model, mel, settings.wavernn_target, settings.wavernn_overlap,
+                                 int8=settings.wavernn_int8)
     STAGE_LATENCY.labels("vocoder", backend).observe(time.perf_counter() - start)
     return wav
 
@@ -90,7 +93,8 @@ def run_wavernn_batch(app: FastAPI, mels: list[np.ndarray]) -> list[np.ndarray]:
     settings: VocoderSettings = app.state.settings
     start = time.perf_counter()
     with app.state.rng_lock:
-        wavs = vocode_wavernn_many(app.state.model, mels, settings.wavernn_target, settings.wavernn_overlap)
+        wavs = vocode_wavernn_many(app.state.model, mels, settings.wavernn_target, settings.wavernn_overlap,
+                                   int8=settings.wavernn_int8)
     STAGE_LATENCY.labels("vocoder", "wavernn").observe(time.perf_counter() - start)
     return wavs
 

@@ -5,6 +5,10 @@ aux parts of `I`, of rnn1's input gates (x enters only as a scalar times a fixed
 input gates, fc1 and fc2. The per-sample loop is then a handful of fused matmuls with no module or
 distribution objects. Sampling is the exponential-race draw that torch 2's `Categorical.sample` performs
 (argmax of normalised probabilities over Exp(1) noise), so a seeded run follows the same random stream.
+
+`int8=True` runs the six per-sample matmuls with int8 weights (fbgemm dynamic quantization, activations
+quantized per call): a quarter of the weight bytes to read every step. It changes the numbers; the bench
+reports its speed and its quality cost.
 """
 import torch
 import torch.nn.functional as F
@@ -21,9 +25,21 @@ def _gru(gi: torch.Tensor, gh: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
     return n + z * (h - n)
 
 
+def _int8_linear(weight: torch.Tensor, bias: torch.Tensor | None):
+    """x -> x @ weight.T + bias with int8 weights (what torch.ao's quantize_dynamic does to an nn.Linear)."""
+    linear = torch.nn.Linear(weight.size(1), weight.size(0), bias=bias is not None)
+    linear.weight.data.copy_(weight)
+    if bias is not None:
+        linear.bias.data.copy_(bias)
+    quantized = torch.ao.quantization.quantize_dynamic(torch.nn.Sequential(linear), {torch.nn.Linear},
+                                                       dtype=torch.qint8)[0]
+    packed = quantized._packed_params._packed_params
+    return lambda x: torch.ops.quantized.linear_dynamic(x, packed)
+
+
 @torch.no_grad()
 def sample_classes_fast(model: WaveRNN, mels: torch.Tensor, aux: torch.Tensor, greedy: bool = False,
-                        on_logits=None) -> torch.Tensor:
+                        on_logits=None, int8: bool = False) -> torch.Tensor:
     """(folds, N, feat), (folds, N, aux) -> (folds, N) classes."""
     R, d = model.cfg.rnn_dims, model.aux_dims
     model._cells()  # RTVC builds two GRUCells here, whose init draws from the RNG; keep the stream aligned
@@ -41,6 +57,16 @@ def sample_classes_fast(model: WaveRNN, mels: torch.Tensor, aux: torch.Tensor, g
     w2ih, w2hh, b2hh = r2.weight_ih_l0[:, :R].t().contiguous(), r2.weight_hh_l0.t().contiguous(), r2.bias_hh_l0
     wf1, wf2 = model.fc1.weight[:, :R].t().contiguous(), model.fc2.weight[:, :model.cfg.fc_dims].t().contiguous()
     wf3, bf3 = model.fc3.weight.t().contiguous(), model.fc3.bias
+    # Each per-sample matmul as (precomputed term, x) -> term + x @ W: fused fp32 addmm (the exact numbers
+    # that reproduce RTVC) or an int8 linear.
+    if int8:
+        q = [_int8_linear(w, None) for w in (r1.weight_hh_l0, r2.weight_ih_l0[:, :R], r2.weight_hh_l0,
+                                             model.fc1.weight[:, :R], model.fc2.weight[:, :model.cfg.fc_dims],
+                                             model.fc3.weight)]
+        hh1, ih2, hh2, fc1, fc2, fc3 = (lambda pre, x, f=f: pre + f(x) for f in q)
+    else:
+        hh1, ih2, hh2, fc1, fc2, fc3 = (lambda pre, x, w=w: torch.addmm(pre, x, w)
+                                        for w in (w1hh, w2ih, w2hh, wf1, wf2, wf3))
 
     folds, n = mels.shape[:2]
     h1 = mels.new_zeros(folds, R)
@@ -50,13 +76,13 @@ def sample_classes_fast(model: WaveRNN, mels: torch.Tensor, aux: torch.Tensor, g
     scale = 2.0 / (model.n_classes - 1.0)
     for i in range(n):
         inp = i_pre[:, i] + x * w_x
-        h1 = _gru(torch.addcmul(g1_pre[:, i], x, g1_x), torch.addmm(b1hh, h1, w1hh), h1)
+        h1 = _gru(torch.addcmul(g1_pre[:, i], x, g1_x), hh1(b1hh, h1), h1)
         inp = inp + h1
-        h2 = _gru(torch.addmm(g2_pre[:, i], inp, w2ih), torch.addmm(b2hh, h2, w2hh), h2)
+        h2 = _gru(ih2(g2_pre[:, i], inp), hh2(b2hh, h2), h2)
         inp = inp + h2
-        z = torch.relu(torch.addmm(f1_pre[:, i], inp, wf1))
-        z = torch.relu(torch.addmm(f2_pre[:, i], z, wf2))
-        logits = torch.addmm(bf3, z, wf3)
+        z = torch.relu(fc1(f1_pre[:, i], inp))
+        z = torch.relu(fc2(f2_pre[:, i], z))
+        logits = fc3(bf3, z)
         if on_logits is not None:
             on_logits(i, logits)
         if greedy:
