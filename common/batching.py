@@ -16,9 +16,11 @@ log = logging.getLogger("voxclone.batching")
 
 class MicroBatcher:
     def __init__(self, service: str, run_batch: Callable[[Hashable, list], list], max_items: int = 8,
-                 window_s: float = 0.0):
-        """`run_batch(key, items) -> results` (same order) runs in a worker thread, one call at a time."""
+                 window_s: float = 0.0, run_in=asyncio.to_thread):
+        """`run_batch(key, items) -> results` (same order) runs through `run_in` (a worker thread), one call at
+        a time."""
         self.service, self.run_batch, self.max_items, self.window_s = service, run_batch, max_items, window_s
+        self.run_in = run_in
         self._pending: list[tuple[Hashable, Any, asyncio.Future]] = []
         self._wakeup = asyncio.Event()
         self._task: asyncio.Task | None = None
@@ -50,14 +52,14 @@ class MicroBatcher:
                 BATCH_ITEMS.labels(self.service).observe(len(group))
                 key, items = group[0][0], [g[1] for g in group]
                 try:
-                    results = await asyncio.to_thread(self.run_batch, key, items)
+                    results = await self.run_in(self.run_batch, key, items)
                 except Exception:  # noqa: BLE001 - one bad item must not fail the others: run each alone
                     if len(group) > 1:
                         log.warning("batch failed; running its items one by one", extra={"items": len(group)})
                     results = []
                     for item in items:
                         try:
-                            results.append((await asyncio.to_thread(self.run_batch, key, [item]))[0])
+                            results.append((await self.run_in(self.run_batch, key, [item]))[0])
                         except Exception as exc:  # noqa: BLE001
                             results.append(exc)
                 for (_, _, fut), result in zip(group, results):

@@ -10,7 +10,7 @@ from common.checkpoints import file_sha256
 from common.config import ServiceSettings
 from common.errors import APIError, parse_body
 from common.metrics import MODEL_LOAD, STAGE_LATENCY
-from common.service import create_app, run_blocking
+from common.service import create_app, run_blocking, run_model
 from common.wire import decode_array, encode_array
 from encoder_svc.inference import default_encoder_checkpoint, embed_reference, load_encoder
 from encoder_svc.schemas import EmbedRequest, EmbedResponse, SeedInferenceRequest, SeedInferenceResponse
@@ -25,7 +25,7 @@ async def _load(app: FastAPI) -> None:
     settings: EncoderSettings = app.state.settings
     path = settings.encoder_checkpoint or default_encoder_checkpoint()
     start = time.perf_counter()
-    app.state.model = load_encoder(path)
+    app.state.model = await run_model(load_encoder, path)
     MODEL_LOAD.labels("encoder", "ge2e").set(time.perf_counter() - start)
     app.state.info = {"model": "ge2e-speaker-encoder", "checkpoint": path, "sha256": file_sha256(path),
                       "hparams": asdict(app.state.model.cfg), "sample_rate": 16000}
@@ -68,7 +68,7 @@ def create(settings: EncoderSettings | None = None) -> FastAPI:
             body = parse_body(EmbedRequest, await request.body())
             wav, rate = decode_array(body.wav, "wav", ndim=(1,)), body.sample_rate
             opts = body.model_dump(include={"preprocess", "return_partials", "compact"})
-        (emb, trimmed), seconds = await run_blocking(embed_waveform, request.app, wav, rate, opts["preprocess"])
+        (emb, trimmed), seconds = await run_model(embed_waveform, request.app, wav, rate, opts["preprocess"])
         compact = opts["compact"]
         return EmbedResponse(embedding=encode_array(emb.embedding, compact), vad_trimmed=trimmed,
                              partials=encode_array(emb.partials, compact) if opts["return_partials"] else None,
@@ -78,7 +78,7 @@ def create(settings: EncoderSettings | None = None) -> FastAPI:
     async def inference(body: SeedInferenceRequest, request: Request):
         """The seed projects' shape: `{wav: [float], sr}` -> `{embed: [float]}`."""
         wav = decode_array(body.wav, "wav", ndim=(1,))
-        (emb, _), _ = await run_blocking(embed_waveform, request.app, wav, body.sr, True)
+        (emb, _), _ = await run_model(embed_waveform, request.app, wav, body.sr, True)
         return SeedInferenceResponse(embed=emb.embedding.tolist())
 
     return app

@@ -14,7 +14,7 @@ from common.config import ServiceSettings
 from common.errors import APIError, bad_request
 from common.metrics import MODEL_LOAD, STAGE_LATENCY
 from common.paths import DEFAULT_SYNTHESIZER
-from common.service import create_app, run_blocking
+from common.service import create_app, run_blocking, run_model
 from common.text import split_sentences
 from common.wire import decode_array, encode_array
 from synthesizer_svc.inference import load_synthesizer, synthesize_texts
@@ -38,7 +38,7 @@ async def _load(app: FastAPI) -> None:
     if not os.path.exists(path):
         raise RuntimeError(f"synthesizer checkpoint not found: {path} (set SYNTHESIZER_CHECKPOINT)")
     start = time.perf_counter()
-    app.state.model = load_synthesizer(path)
+    app.state.model = await run_model(load_synthesizer, path)
     MODEL_LOAD.labels("synthesizer", "tacotron").set(time.perf_counter() - start)
     app.state.info = {"model": "tacotron-sv2tts", "checkpoint": path, "sha256": file_sha256(path),
                       "hparams": asdict(app.state.model.cfg), "r": app.state.model.r,
@@ -47,7 +47,8 @@ async def _load(app: FastAPI) -> None:
     # interleave with another call, and on few cores parallel calls only slow each other down.
     app.state.model_lock = threading.Lock()
     app.state.batcher = MicroBatcher("synthesizer", lambda max_frames, items: run_batch(app, max_frames, items),
-                                     settings.micro_batch_items, settings.micro_batch_window_ms / 1000)
+                                     settings.micro_batch_items, settings.micro_batch_window_ms / 1000,
+                                     run_in=run_model)
 
 
 def validate_inputs(settings: SynthesizerSettings, texts: list[str], embeddings: np.ndarray, emb_size: int):
@@ -95,7 +96,7 @@ async def synthesize_request(app: FastAPI, texts, embeddings, seed=None, max_fra
     """Seeded requests run alone (reproducible); others may share a batch with concurrent requests."""
     if seed is None and app.state.settings.micro_batch_items > 1:
         return await app.state.batcher.submit(max_frames, (texts, embeddings))
-    return await run_blocking(run_synthesis, app, texts, embeddings, seed, max_frames)
+    return await run_model(run_synthesis, app, texts, embeddings, seed, max_frames)
 
 
 def create(settings: SynthesizerSettings | None = None) -> FastAPI:

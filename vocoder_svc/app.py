@@ -17,7 +17,7 @@ from common.config import ServiceSettings
 from common.errors import APIError, bad_request
 from common.metrics import MODEL_LOAD, STAGE_LATENCY
 from common.paths import DEFAULT_VOCODER
-from common.service import create_app, run_blocking
+from common.service import create_app, run_blocking, run_model
 from common.wire import decode_array, encode_array
 from vocoder_svc.inference import load_vocoder, vocode_griffinlim, vocode_wavernn, vocode_wavernn_many
 from vocoder_svc.schemas import SeedInferenceRequest, SeedInferenceResponse, VocodeRequest, VocodeResponse
@@ -44,7 +44,7 @@ async def _load(app: FastAPI) -> None:
     app.state.model, info = None, {"model": "griffinlim", "backends": ["griffinlim"]}
     if path and os.path.exists(path):
         start = time.perf_counter()
-        app.state.model = load_vocoder(path)
+        app.state.model = await run_model(load_vocoder, path)
         MODEL_LOAD.labels("vocoder", "wavernn").set(time.perf_counter() - start)
         info = {"model": "wavernn-raw9", "checkpoint": path, "sha256": file_sha256(path),
                 "hparams": asdict(app.state.model.cfg), "backends": ["wavernn", "griffinlim"]}
@@ -55,7 +55,8 @@ async def _load(app: FastAPI) -> None:
     app.state.info = {**info, "default_backend": app.state.default_backend, "sample_rate": 16000, "hop_length": 200}
     app.state.rng_lock = threading.Lock()  # torch's global RNG is shared; seeded runs must not interleave
     app.state.batcher = MicroBatcher("vocoder", lambda _, mels: run_wavernn_batch(app, mels),
-                                     settings.micro_batch_items, settings.micro_batch_window_ms / 1000)
+                                     settings.micro_batch_items, settings.micro_batch_window_ms / 1000,
+                                     run_in=run_model)
 
 
 def validate_mel(settings: VocoderSettings, mel: np.ndarray, sample_rate: int) -> np.ndarray:
@@ -104,7 +105,8 @@ async def vocode_request(app: FastAPI, mel: np.ndarray, backend: str, seed: int 
     if (backend == "wavernn" and seed is None and app.state.model is not None
             and app.state.settings.micro_batch_items > 1):
         return await app.state.batcher.submit("wavernn", mel)
-    return await run_blocking(run_vocoder, app, mel, backend, seed)
+    run = run_blocking if backend == "griffinlim" else run_model  # Griffin-Lim is numpy: no need to queue
+    return await run(run_vocoder, app, mel, backend, seed)
 
 
 def create(settings: VocoderSettings | None = None) -> FastAPI:
@@ -132,7 +134,7 @@ def create(settings: VocoderSettings | None = None) -> FastAPI:
     async def inference(body: SeedInferenceRequest, request: Request):
         """The seed projects' shape: `{spec}` -> `{wav, sr}`."""
         mel = validate_mel(settings, decode_array(body.spec, "spec", ndim=(2,)), 16000)
-        wav = await run_blocking(run_vocoder, request.app, mel, request.app.state.default_backend, 0)
+        wav = await vocode_request(request.app, mel, request.app.state.default_backend, 0)
         return SeedInferenceResponse(wav=wav.tolist())
 
     return app
