@@ -10,11 +10,14 @@ import soundfile as sf
 from common import audio
 from common.stack import plan_stack, start_stack
 from encoder_svc.inference import embed_reference, load_encoder
-from synthesizer_svc.inference import load_synthesizer, synthesize
+from synthesizer_svc.inference import load_synthesizer, synthesize_texts
 from common.paths import DEFAULT_SYNTHESIZER
+from common.text import split_sentences
 from vocoder_svc.inference import vocode_griffinlim
 
 TEXT = "The birch canoe slid on the smooth planks."
+MEDIUM = ("The birch canoe slid on the smooth planks. Glue the sheet to the dark blue background. "
+          "It is easy to tell the depth of a well.")
 
 
 def rss_mb(pid: int) -> float:
@@ -24,12 +27,82 @@ def rss_mb(pid: int) -> float:
     return float("nan")
 
 
-def clone(base: str, ref: bytes, text: str = TEXT, seed: int = 0) -> float:
+# One pooled client, as a real client keeps: a fresh httpx client per request costs ~45 ms here on its own.
+HTTP = httpx.Client(timeout=600, limits=httpx.Limits(max_connections=32))
+
+
+def clone(base: str, ref: bytes, text: str = TEXT, seed: int | None = 0) -> float:
     start = time.perf_counter()
-    r = httpx.post(base + "/v1/clone", files={"reference_audio": ("r.wav", ref)},
-                   data={"text": text, "vocoder": "griffinlim", "seed": str(seed)}, timeout=600)
+    data = {"text": text, "vocoder": "griffinlim", **({"seed": str(seed)} if seed is not None else {})}
+    r = HTTP.post(base + "/v1/clone", files={"reference_audio": ("r.wav", ref)}, data=data)
     r.raise_for_status()
     return time.perf_counter() - start
+
+
+def _metric(text: str, name: str) -> float:
+    return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines() if line.startswith(name + "{"))
+
+
+def throughput(call, n: int = 8) -> dict:
+    """n calls one after another vs n concurrent clients."""
+    start = time.perf_counter()
+    for i in range(n):
+        call(i)
+    seq = time.perf_counter() - start
+    start = time.perf_counter()
+    with concurrent.futures.ThreadPoolExecutor(n) as pool:
+        list(pool.map(call, range(n)))
+    conc = time.perf_counter() - start
+    return {"sequential_s": seq, "concurrent_s": conc, "ratio": seq / conc}
+
+
+def batching_throughput(ref: bytes) -> list[dict]:
+    """8 unseeded clones (batchable) sequentially vs concurrently, micro-batching on and off; and the same
+    for a WaveRNN vocoder alone (RTVC-size random weights, 0.5 s mels, 1000/100 folding)."""
+    import tempfile
+
+    import torch
+
+    from common.checkpoints import write_checkpoint
+    from common.stack import ServiceProcess, free_port
+    from common.wire import encode_array
+    from vocoder_svc.model import WaveRNN
+    rows = []
+    for batching in ("8", "1"):
+        stack = start_stack(plan_stack(None, env={"LOG_LEVEL": "WARNING", "MICRO_BATCH_ITEMS": batching},
+                                       orchestrator_env={"DATA_DIR": "/tmp/voxclone-bench"}))
+        try:
+            base = stack.services["orchestrator"].url
+            clone(base, ref)
+            t = throughput(lambda i: clone(base, ref, f"Client number {i} says this sentence.", seed=None))
+            rows.append({"pipeline": "clone, Griffin-Lim (synthesizer batches)",
+                         "micro-batching": "on" if batching != "1" else "off", **_fmt(t)})
+        finally:
+            stack.stop()
+    torch.manual_seed(0)
+    path = Path(tempfile.mkdtemp()) / "wavernn_random.pt"
+    write_checkpoint(path, WaveRNN(), WaveRNN().cfg)
+    mel = encode_array(np.random.RandomState(0).uniform(-4, 0, (80, 41)).astype(np.float32), compact=True)
+    for batching in ("8", "1"):
+        svc = ServiceProcess("vocoder", free_port(), {"LOG_LEVEL": "WARNING", "VOCODER_CHECKPOINT": str(path),
+                                                      "WAVERNN_TARGET": "1000", "WAVERNN_OVERLAP": "100",
+                                                      "MICRO_BATCH_ITEMS": batching}).start()
+        try:
+            svc.wait_ready()
+
+            def vocode(i):
+                HTTP.post(svc.url + "/v1/vocode", json={"mel": mel, "seed": None, "compact": True}).raise_for_status()
+            vocode(0)
+            rows.append({"pipeline": "vocoder alone, WaveRNN RTVC-size", "micro-batching":
+                         "on" if batching != "1" else "off", **_fmt(throughput(vocode))})
+        finally:
+            svc.stop()
+    return rows
+
+
+def _fmt(t: dict) -> dict:
+    return {"8 sequential s": f"{t['sequential_s']:.2f}", "8 concurrent s": f"{t['concurrent_s']:.2f}",
+            "throughput ratio": f"{t['ratio']:.2f}x"}
 
 
 def first_audio_byte(open_stream) -> dict:
@@ -55,62 +128,72 @@ def run(reference_wav: str, requests_for_memory: int = 500) -> dict:
         base = svc["orchestrator"].url
         rest = {n: rss_mb(s.proc.pid) for n, s in svc.items()}
         clone(base, ref)  # warm-up; also caches the reference embedding
-        voice_id = httpx.post(base + "/v1/voices", files={"file": ("r.wav", ref)}, data={"name": "bench"}).json()["id"]
-        http_s = np.median([clone(base, ref, seed=i) for i in range(3)])
+        voice_id = HTTP.post(base + "/v1/voices", files={"file": ("r.wav", ref)}, data={"name": "bench"}).json()["id"]
+        def compute_s() -> float:  # model time the stages report (voxclone_stage_seconds), all stages
+            return sum(_metric(HTTP.get(s.url + "/metrics").text, "voxclone_stage_seconds_sum")
+                       for n, s in svc.items() if n != "orchestrator")
         # The same work in-process (cached embedding, same seed): what is left is HTTP + serialisation.
         enc, syn = load_encoder(), load_synthesizer(str(DEFAULT_SYNTHESIZER))
         emb = embed_reference(enc, wav)[0].embedding
 
-        def local(i):
+        def local(text, i):
             start = time.perf_counter()
-            mel = np.concatenate(synthesize(syn, [TEXT], emb[None], max_frames=1000, seed=i).mels, axis=1)
-            vocode_griffinlim(mel, n_iter=32)
+            res = synthesize_texts(syn, [text], emb[None], split=split_sentences, max_frames=1000, seed=i)
+            vocode_griffinlim(res[0][0], n_iter=32)
             return time.perf_counter() - start
-        local_s = np.median([local(i) for i in range(3)])
+        overhead = []
+        for name, text in (("short (1 sentence)", TEXT), ("medium (3 sentences)", MEDIUM)):
+            clone(base, ref, text)
+            http_runs, local_runs, in_stages = [], [], 0.0
+            for i in range(7):  # interleaved, so drift in machine load hits both sides alike
+                before = compute_s()
+                http_runs.append(clone(base, ref, text, seed=i))
+                in_stages += compute_s() - before
+                local_runs.append(local(text, i))
+            http_s, local_s = np.median(http_runs), np.median(local_runs)
+            overhead.append({"text": name, "HTTP s": f"{http_s:.3f}", "one process s": f"{local_s:.3f}",
+                             "difference": f"{(http_s - local_s) / http_s * 100:.1f}%",
+                             "outside the models": f"{(1 - in_stages / sum(http_runs)) * 100:.1f}%"})
 
-        start = time.perf_counter()
-        for i in range(8):
-            clone(base, ref, seed=i)
-        seq_s = time.perf_counter() - start
         peak = dict(rest)
-        start = time.perf_counter()
         with concurrent.futures.ThreadPoolExecutor(8) as pool:
             futures = [pool.submit(clone, base, ref, TEXT, i) for i in range(8)]
             while not all(f.done() for f in futures):
                 peak = {n: max(peak[n], rss_mb(s.proc.pid)) for n, s in svc.items()}
                 time.sleep(0.2)
             [f.result() for f in futures]
-        conc_s = time.perf_counter() - start
 
         three = "The first sentence is here. A second sentence follows it. And this is the third one."
         ttfb = {name: first_audio_byte(fn) for name, fn in (
-            ("/v1/clone stream", lambda: httpx.stream("POST", base + "/v1/clone", timeout=600,
+            ("/v1/clone stream", lambda: HTTP.stream("POST", base + "/v1/clone", timeout=600,
                                                        files={"reference_audio": ("r.wav", ref)},
                                                        data={"text": three, "stream": "true", "seed": "0"})),
-            ("/v1/clone whole", lambda: httpx.stream("POST", base + "/v1/clone", timeout=600,
+            ("/v1/clone whole", lambda: HTTP.stream("POST", base + "/v1/clone", timeout=600,
                                                       files={"reference_audio": ("r.wav", ref)},
                                                       data={"text": three, "seed": "0"})),
-            ("/v1/audio/speech stream", lambda: httpx.stream("POST", base + "/v1/audio/speech", timeout=600, json={
+            ("/v1/audio/speech stream", lambda: HTTP.stream("POST", base + "/v1/audio/speech", timeout=600, json={
                 "input": three, "voice": voice_id, "response_format": "wav", "stream": True})),
-            ("/v1/audio/speech whole", lambda: httpx.stream("POST", base + "/v1/audio/speech", timeout=600, json={
+            ("/v1/audio/speech whole", lambda: HTTP.stream("POST", base + "/v1/audio/speech", timeout=600, json={
                 "input": three, "voice": voice_id, "response_format": "wav"})))}
 
-        after_warm = {n: rss_mb(s.proc.pid) for n, s in svc.items()}
         mel = audio.melspectrogram(wav).astype(np.float32)[:, :40].tolist()
         emb_list = emb.tolist()
-        with httpx.Client(timeout=120) as http:
-            for i in range(requests_for_memory):
-                http.post(svc["encoder-0" if "encoder-0" in svc else "encoder"].url + "/v1/embed",
-                          json={"wav": wav[:16000].tolist(), "sample_rate": 16000})
-                http.post(svc["vocoder-0"].url + "/v1/vocode", json={"mel": mel, "backend": "griffinlim"})
+
+        def mixed_requests(n):
+            for i in range(n):
+                HTTP.post(svc["encoder"].url + "/v1/embed", json={"wav": wav[:16000].tolist(), "sample_rate": 16000})
+                HTTP.post(svc["vocoder-0"].url + "/v1/vocode", json={"mel": mel, "backend": "griffinlim"})
                 if i % 10 == 0:
-                    http.post(svc["synthesizer-0"].url + "/v1/synthesize",
+                    HTTP.post(svc["synthesizer-0"].url + "/v1/synthesize",
                               json={"text": "Hi.", "embedding": emb_list, "seed": i})
-                http.get(base + "/v1/voices")
+                HTTP.get(base + "/v1/voices")
+        mixed_requests(20)  # every route warm before the baseline
+        after_warm = {n: rss_mb(s.proc.pid) for n, s in svc.items()}
+        mixed_requests(requests_for_memory)
         after = {n: rss_mb(s.proc.pid) for n, s in svc.items()}
         return {
-            "overhead": {"http_s": http_s, "local_s": local_s, "overhead": (http_s - local_s) / http_s},
-            "throughput": {"sequential_s": seq_s, "concurrent_s": conc_s, "ratio": seq_s / conc_s},
+            "overhead": overhead,
+            "batching": batching_throughput(ref),
             "ttfb": ttfb,
             "memory": [{"service": n, "at rest MB": f"{rest[n]:.0f}", "peak under load MB": f"{peak[n]:.0f}",
                         "after warm-up MB": f"{after_warm[n]:.0f}",

@@ -192,10 +192,12 @@ def create(settings: OrchestratorSettings | None = None) -> FastAPI:
                                                                reference_audio.filename or "reference")
         if stream:
             return streamed(pipeline(request), text, emb, backend(vocoder), seed, header=True)
-        speech = await pipeline(request).speak(text, emb, backend(vocoder), seed=seed)
+        data, media, samples, stopped = await pipeline(request).speak_encoded(text, emb, format, backend(vocoder),
+                                                                              seed=seed)
         STAGE_LATENCY.labels("orchestrator", "clone").observe(time.perf_counter() - start)
-        return audio_response(speech.wav, format, {"X-Embedding-Cached": str(cached).lower(),
-                                                   "X-Stopped": str(speech.stopped).lower()})
+        return Response(data, media_type=media, headers={
+            "X-Sample-Rate": "16000", "X-Audio-Duration": f"{samples / 16000:.3f}",
+            "X-Embedding-Cached": str(cached).lower(), "X-Stopped": str(stopped).lower()})
 
     @app.post("/v1/clone/preview", tags=["clone"], response_model=ClonePreview)
     async def clone_preview(request: Request, reference_audio: UploadFile = File(...), text: str = Form(...),

@@ -59,6 +59,20 @@ class Pipeline:
         body = {"mel": encode_array(mel, compact=True), "backend": backend, "compact": True, "seed": seed}
         return _array((await self.vocoder.post("/v1/vocode", json=body)).json()["wav"], "wav", ndim=(1,))
 
+    async def vocode_encoded(self, mel: np.ndarray, backend: str | None, fmt: str,
+                             seed: int | None = None) -> tuple[bytes, str, int]:
+        """The vocoder's audio file as is (no array decode and re-encode here): (bytes, media type, samples)."""
+        body = {"mel": encode_array(mel, compact=True), "backend": backend, "format": fmt, "seed": seed}
+        resp = await self.vocoder.post("/v1/vocode", json=body, headers={"accept": f"audio/{fmt}"})
+        return resp.content, resp.headers["content-type"], int(resp.headers["x-audio-samples"])
+
+    async def speak_encoded(self, text: str, embedding: np.ndarray, fmt: str, backend: str | None = None,
+                            seed: int | None = None) -> tuple[bytes, str, int, bool]:
+        """`speak` for callers that only pass the audio file on: (bytes, media type, samples, stopped)."""
+        mel, _, stopped, _ = await self.synthesize(text, check_embedding(embedding), False, seed)
+        data, media, samples = await self.vocode_encoded(mel, backend, fmt, seed)
+        return data, media, samples, stopped
+
     async def speak(self, text: str, embedding: np.ndarray, backend: str | None = None, alignments: bool = False,
                     seed: int | None = None) -> Speech:
         embedding = check_embedding(embedding)

@@ -127,7 +127,8 @@ def create(settings: VocoderSettings | None = None) -> FastAPI:
         wav = await vocode_request(request.app, mel, backend, body.seed)
         if request.headers.get("accept", "").startswith("audio/"):
             data, media = write_audio_bytes(wav, body.format)
-            return Response(data, media_type=media, headers={"X-Sample-Rate": "16000", "X-Backend": backend})
+            return Response(data, media_type=media, headers={"X-Sample-Rate": "16000", "X-Backend": backend,
+                                                             "X-Audio-Samples": str(len(wav))})
         return VocodeResponse(wav=encode_array(wav, body.compact), backend=backend)
 
     @app.post("/inference", tags=["seed-compatible"], response_model=SeedInferenceResponse)
