@@ -49,3 +49,19 @@ def test_lone_request_runs_at_once(max_items):
         batcher = MicroBatcher("test", lambda k, items: [x + 1 for x in items], max_items=max_items)
         return await asyncio.wait_for(batcher.submit("k", 41), timeout=5)
     assert asyncio.run(main()) == 42
+
+
+def test_int8_sampling_loop_stays_close_to_fp32(fixtures):
+    import soundfile as sf
+
+    from common import audio
+    from tests.conftest import DATA
+    from vocoder_svc.inference import load_vocoder, vocode_wavernn
+    hp = json.loads((fixtures / "voc_small_hparams.json").read_text())["constructor_kwargs"]
+    model = load_vocoder(str(fixtures / "voc_small_checkpoint.pt"), hp)
+    wav, _ = sf.read(DATA / "ref_slt.wav", dtype="float32")
+    mel = audio.melspectrogram(wav).astype(np.float32)[:, :60]
+    fp32 = vocode_wavernn(model, mel, target=1000, overlap=100, greedy=True)
+    int8 = vocode_wavernn(model, mel, target=1000, overlap=100, greedy=True, int8=True)
+    assert int8.shape == fp32.shape and not np.array_equal(int8, fp32)  # really quantized
+    assert np.corrcoef(int8, fp32)[0, 1] > 0.9

@@ -10,6 +10,8 @@ distribution objects. Sampling is the exponential-race draw that torch 2's `Cate
 quantized per call): a quarter of the weight bytes to read every step. It changes the numbers; the bench
 reports its speed and its quality cost.
 """
+import warnings
+
 import torch
 import torch.nn.functional as F
 
@@ -31,8 +33,10 @@ def _int8_linear(weight: torch.Tensor, bias: torch.Tensor | None):
     linear.weight.data.copy_(weight)
     if bias is not None:
         linear.bias.data.copy_(bias)
-    quantized = torch.ao.quantization.quantize_dynamic(torch.nn.Sequential(linear), {torch.nn.Linear},
-                                                       dtype=torch.qint8)[0]
+    with warnings.catch_warnings():  # torch 2.13 flags its quantized-tensor constructors as deprecated
+        warnings.simplefilter("ignore", UserWarning)
+        quantized = torch.ao.quantization.quantize_dynamic(torch.nn.Sequential(linear), {torch.nn.Linear},
+                                                           dtype=torch.qint8)[0]
     packed = quantized._packed_params._packed_params
     return lambda x: torch.ops.quantized.linear_dynamic(x, packed)
 
