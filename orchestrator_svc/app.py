@@ -85,6 +85,8 @@ async def _startup(app: FastAPI) -> None:
     app.state.stop_workers = asyncio.Event()
     app.state.workers = []
     if s.redis_jobs:
+        if not s.redis_url:
+            raise RuntimeError("JOB_QUEUE=redis needs REDIS_URL (e.g. redis://127.0.0.1:6379/0)")
         from redis import Redis
 
         from orchestrator_svc.redis_jobs import store_for
