@@ -19,7 +19,6 @@ from pathlib import Path
 
 import httpx
 
-from common.audio_io import write_audio_bytes
 from common.metrics import QUEUE_DEPTH
 
 log = logging.getLogger("voxclone.jobs")
@@ -134,8 +133,9 @@ def webhook_payload(job: dict) -> dict:
 async def render_clone(pipeline, reference: bytes, params: dict) -> bytes:
     """The job's work: embed the reference, speak the text, encode in the requested format."""
     emb, _ = await pipeline.embed_audio_file(reference, params.get("filename", "reference"))
-    speech = await pipeline.speak(params["text"], emb, params.get("vocoder"), seed=params.get("seed"))
-    return write_audio_bytes(speech.wav, params["format"])[0]
+    data, _, _, _ = await pipeline.speak_encoded(params["text"], emb, params["format"], params.get("vocoder"),
+                                                 seed=params.get("seed"))
+    return data
 
 
 async def run_one(store: JobStore, results, pipeline, job: dict, client: httpx.AsyncClient,

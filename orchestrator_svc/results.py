@@ -5,11 +5,12 @@ straight from the bucket instead of through the orchestrator.
 """
 from pathlib import Path
 
-MEDIA_TYPES = {"wav": "audio/wav", "mp3": "audio/mpeg", "ogg": "audio/ogg", "flac": "audio/flac"}
+from common.audio_io import FORMATS
 
 
 def media_type(name: str) -> str:
-    return MEDIA_TYPES.get(name.rsplit(".", 1)[-1], "application/octet-stream")
+    fmt = FORMATS.get(name.rsplit(".", 1)[-1])
+    return fmt[2] if fmt else "application/octet-stream"
 
 
 class DiskResults:

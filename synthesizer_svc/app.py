@@ -1,6 +1,5 @@
 """Synthesizer service: text + speaker embedding -> mel spectrogram (Tacotron, RTVC-compatible)."""
 import os
-import threading
 import time
 from dataclasses import asdict
 
@@ -43,9 +42,6 @@ async def _load(app: FastAPI) -> None:
     app.state.info = {"model": "tacotron-sv2tts", "checkpoint": path, "sha256": file_sha256(path),
                       "hparams": asdict(app.state.model.cfg), "r": app.state.model.r,
                       "step": int(app.state.model.step), "sample_rate": 16000, "hop_length": 200}
-    # One model call at a time: torch's RNG is global (pre-net dropout stays on), so a seeded request must not
-    # interleave with another call, and on few cores parallel calls only slow each other down.
-    app.state.model_lock = threading.Lock()
     app.state.batcher = MicroBatcher("synthesizer", lambda max_frames, items: run_batch(app, max_frames, items),
                                      settings.micro_batch_items, settings.micro_batch_window_ms / 1000,
                                      run_in=run_model)
@@ -71,12 +67,13 @@ def validate_inputs(settings: SynthesizerSettings, texts: list[str], embeddings:
 
 def run_synthesis(app: FastAPI, texts, embeddings, seed=None, max_frames=None):
     settings: SynthesizerSettings = app.state.settings
-    with app.state.model_lock:
-        start = time.perf_counter()
-        out = synthesize_texts(app.state.model, texts, embeddings,
-                               split=lambda t: split_sentences(t, settings.sentence_chars),
-                               max_frames=min(max_frames or settings.max_frames_per_sentence,
-                                              settings.max_frames_per_sentence), seed=seed)
+    # Always called on the one model thread (run_model), so a seeded call never interleaves with another
+    # call's draws from torch's global RNG (pre-net dropout stays on at inference).
+    start = time.perf_counter()
+    out = synthesize_texts(app.state.model, texts, embeddings,
+                           split=lambda t: split_sentences(t, settings.sentence_chars),
+                           max_frames=min(max_frames or settings.max_frames_per_sentence,
+                                          settings.max_frames_per_sentence), seed=seed)
     STAGE_LATENCY.labels("synthesizer", "tacotron").observe(time.perf_counter() - start)
     return out
 

@@ -1,6 +1,5 @@
 """Vocoder service: mel -> 16 kHz audio with WaveRNN (RTVC-compatible) or weight-free Griffin-Lim."""
 import os
-import threading
 import time
 from dataclasses import asdict
 
@@ -53,7 +52,6 @@ async def _load(app: FastAPI) -> None:
     app.state.default_backend = (settings.default_backend if settings.default_backend != "auto"
                                  else ("wavernn" if app.state.model else "griffinlim"))
     app.state.info = {**info, "default_backend": app.state.default_backend, "sample_rate": 16000, "hop_length": 200}
-    app.state.rng_lock = threading.Lock()  # torch's global RNG is shared; seeded runs must not interleave
     app.state.batcher = MicroBatcher("vocoder", lambda _, mels: run_wavernn_batch(app, mels),
                                      settings.micro_batch_items, settings.micro_batch_window_ms / 1000,
                                      run_in=run_model)
@@ -81,11 +79,12 @@ def run_vocoder(app: FastAPI, mel: np.ndarray, backend: str, seed: int | None) -
         if app.state.model is None:
             raise APIError(503, "backend_unavailable", "wavernn: no WaveRNN weights are configured "
                                                        "(set VOCODER_CHECKPOINT); use backend=griffinlim")
-        with app.state.rng_lock:
-            if seed is not None:
-                torch.manual_seed(seed)
-            wav = vocode_wavernn(app.state.model, mel, settings.wavernn_target, settings.wavernn_overlap,
-                                 int8=settings.wavernn_int8)
+        # WaveRNN always runs on the one model thread (run_model): seeded draws from torch's global RNG
+        # never interleave with another call's.
+        if seed is not None:
+            torch.manual_seed(seed)
+        wav = vocode_wavernn(app.state.model, mel, settings.wavernn_target, settings.wavernn_overlap,
+                             int8=settings.wavernn_int8)
     STAGE_LATENCY.labels("vocoder", backend).observe(time.perf_counter() - start)
     return wav
 
@@ -93,9 +92,8 @@ def run_vocoder(app: FastAPI, mel: np.ndarray, backend: str, seed: int | None) -
 def run_wavernn_batch(app: FastAPI, mels: list[np.ndarray]) -> list[np.ndarray]:
     settings: VocoderSettings = app.state.settings
     start = time.perf_counter()
-    with app.state.rng_lock:
-        wavs = vocode_wavernn_many(app.state.model, mels, settings.wavernn_target, settings.wavernn_overlap,
-                                   int8=settings.wavernn_int8)
+    wavs = vocode_wavernn_many(app.state.model, mels, settings.wavernn_target, settings.wavernn_overlap,
+                               int8=settings.wavernn_int8)
     STAGE_LATENCY.labels("vocoder", "wavernn").observe(time.perf_counter() - start)
     return wavs
 
