@@ -24,6 +24,10 @@ class Example:
     def embedding(self) -> np.ndarray:
         return np.load(self.root / "embeds" / f"{self.uid}.npy")
 
+    def quant(self) -> np.ndarray:
+        """The vocoder's target: mu-law labels of the audio the mel was made from."""
+        return np.load(self.root / "quant" / f"{self.uid}.npy")
+
 
 def parse_root(spec: str) -> tuple[Path, int]:
     """'data/prep_syn:3' -> (Path('data/prep_syn'), 3): a root listed N times per epoch."""

@@ -1,4 +1,5 @@
-"""Corpus -> training examples: RTVC mels (80, T) and utterance speaker embeddings.
+"""Corpus -> training examples: RTVC mels (80, T), utterance speaker embeddings and the vocoder's
+9-bit mu-law labels of the same (pre-emphasised) audio.
 
     python -m training.preprocess --corpus data/corpus --speechocean data/speechocean --out data/prep
 
@@ -42,30 +43,42 @@ def speechocean_items(root: Path, heldout_every: int = 25):
                    "heldout" if heldout else "train")
 
 
+def clean_wav(path: str) -> np.ndarray:
+    """16 kHz mono, leading/trailing silence trimmed, peak 0.9: the audio every feature is made from."""
+    wav, sr = sf.read(path, dtype="float32", always_2d=True)
+    wav = wav.mean(axis=1)
+    if sr != 16000:
+        wav = librosa.resample(wav, orig_sr=sr, target_sr=16000)
+    wav, _ = librosa.effects.trim(wav, top_db=40, frame_length=800, hop_length=200)
+    return wav / max(1e-3, np.abs(wav).max()) * 0.9
+
+
+def mu_law_labels(wav: np.ndarray, bits: int = 9) -> np.ndarray:
+    """What WaveRNN (RAW mode) learns to predict; the vocoder undoes both steps after sampling."""
+    return audio.encode_mu_law(audio.preemphasis(wav), mu=2 ** bits).astype(np.int16)
+
+
 def _process(item):
     global _encoder
     uid, speaker, path, text, split, out = item
-    mel_path, emb_path = out / "mels" / f"{uid}.npy", out / "embeds" / f"{uid}.npy"
-    if not mel_path.exists():
-        import torch
-        torch.set_num_threads(1)
-        from encoder_svc.inference import embed_reference, load_encoder
-        if _encoder is None:
-            _encoder = load_encoder()
-        wav, sr = sf.read(path, dtype="float32", always_2d=True)
-        wav = wav.mean(axis=1)
-        if sr != 16000:
-            wav = librosa.resample(wav, orig_sr=sr, target_sr=16000)
-        wav, _ = librosa.effects.trim(wav, top_db=40, frame_length=800, hop_length=200)
+    mel_path, emb_path, quant_path = (out / d / f"{uid}.npy" for d in ("mels", "embeds", "quant"))
+    if not (mel_path.exists() and quant_path.exists()):
+        wav = clean_wav(path)
         if len(wav) < 8000:
             return None
-        wav = wav / max(1e-3, np.abs(wav).max()) * 0.9
-        mel = audio.melspectrogram(wav).astype(np.float32)
-        if mel.shape[1] > MAX_FRAMES:
-            return None
-        emb, _ = embed_reference(_encoder, wav)
-        np.save(emb_path, emb.embedding.astype(np.float32))
-        np.save(mel_path, mel)
+        if not mel_path.exists():
+            import torch
+            torch.set_num_threads(1)
+            from encoder_svc.inference import embed_reference, load_encoder
+            if _encoder is None:
+                _encoder = load_encoder()
+            mel = audio.melspectrogram(wav).astype(np.float32)
+            if mel.shape[1] > MAX_FRAMES:
+                return None
+            emb, _ = embed_reference(_encoder, wav)
+            np.save(emb_path, emb.embedding.astype(np.float32))
+            np.save(mel_path, mel)
+        np.save(quant_path, mu_law_labels(wav))
     n_frames = np.load(mel_path, mmap_mode="r").shape[1]
     return uid, speaker, text, n_frames, split
 
@@ -77,8 +90,8 @@ def main(argv=None):
     ap.add_argument("--out", type=Path, default=Path("data/prep"))
     ap.add_argument("--workers", type=int, default=max(1, (os.cpu_count() or 2) - 1))
     args = ap.parse_args(argv)
-    (args.out / "mels").mkdir(parents=True, exist_ok=True)
-    (args.out / "embeds").mkdir(parents=True, exist_ok=True)
+    for folder in ("mels", "embeds", "quant"):
+        (args.out / folder).mkdir(parents=True, exist_ok=True)
     items = []
     if args.corpus:
         items += list(corpus_items(args.corpus))

@@ -88,7 +88,7 @@ def main(argv=None):
     last = args.run / "last.pt"
     if last.exists() or args.init:
         state, hparams = read_checkpoint(last if last.exists() else args.init)
-        cfg = config_from(TacotronConfig, hparams) if hparams else SMALL
+        cfg = config_from(TacotronConfig, hparams) if hparams else TacotronConfig()  # no hparams: RTVC's file
         model = Tacotron(cfg)
         model.load_state_dict(state)
     else:

@@ -1,0 +1,99 @@
+"""The training pipeline on a tiny corpus of real recordings, through its command lines:
+preprocess -> train the synthesizer and the vocoder (and resume) -> the services' loaders use the result."""
+import csv
+import json
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from common import audio
+from synthesizer_svc.inference import load_synthesizer, synthesize
+from tests.conftest import DATA, ROOT
+from training.preprocess import clean_wav
+from vocoder_svc.inference import load_vocoder, vocode_wavernn
+
+RECORDINGS = {
+    "ref_slt.wav": ("slt", "The birch canoe slid on the smooth planks."),
+    "ref_awb.wav": ("awb", "Glue the sheet to the dark blue background."),
+    "ref_joe_22k.wav": ("joe", "It is easy to tell the depth of a well."),
+}
+
+
+def run_cli(*args) -> str:
+    proc = subprocess.run([sys.executable, "-m", *args], cwd=ROOT, capture_output=True, text=True, timeout=600,
+                          env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin", "OMP_NUM_THREADS": "1"})
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return proc.stdout + proc.stderr
+
+
+def losses(run) -> list[float]:
+    return [json.loads(line)["loss"] for line in (run / "log.jsonl").read_text().splitlines()]
+
+
+@pytest.fixture(scope="module")
+def prep(tmp_path_factory):
+    corpus = tmp_path_factory.mktemp("corpus")
+    (corpus / "wavs").mkdir()
+    with open(corpus / "metadata.tsv", "w", newline="") as f:
+        for name, (speaker, text) in RECORDINGS.items():
+            shutil.copy(DATA / name, corpus / "wavs" / name)
+            csv.writer(f, delimiter="\t").writerow((speaker, f"wavs/{name}", text, "train"))
+    out = tmp_path_factory.mktemp("prep")
+    log = run_cli("training.preprocess", "--corpus", str(corpus), "--out", str(out), "--workers", "1")
+    assert "3 utterances, 3 speakers" in log
+    return corpus, out
+
+
+def test_preprocess_writes_mel_embedding_and_labels_of_the_same_audio(prep):
+    corpus, out = prep
+    rows = list(csv.reader(open(out / "index.tsv"), delimiter="\t"))
+    assert len(rows) == len(RECORDINGS)
+    for uid, speaker, text, n_frames, split in rows:
+        name = uid.split("_", 2)[2] + ".wav"
+        wav = clean_wav(str(corpus / "wavs" / name))
+        mel = np.load(out / "mels" / f"{uid}.npy")
+        quant = np.load(out / "quant" / f"{uid}.npy")
+        emb = np.load(out / "embeds" / f"{uid}.npy")
+        assert mel.shape == (80, int(n_frames)) and np.allclose(mel, audio.melspectrogram(wav), atol=1e-4)
+        assert mel.shape[1] == 1 + len(quant) // audio.HP.hop_size and len(quant) == len(wav)
+        assert quant.min() >= 0 and quant.max() <= 511
+        # The labels decode (mu-law, then de-emphasis) back to the audio, up to 9-bit quantisation.
+        back = audio.inv_preemphasis(audio.decode_mu_law(quant.astype(np.float64), 512))
+        assert np.corrcoef(back, wav)[0, 1] > 0.98
+        assert abs(np.linalg.norm(emb) - 1) < 1e-4 and text == RECORDINGS[name][1]
+
+
+def test_vocoder_training_lowers_the_loss_resumes_and_exports_weights_the_vocoder_loads(prep, tmp_path):
+    _, out = prep
+    run = tmp_path / "voc"
+    common = ["training.train_vocoder", "--data", f"{out}:4", "--run", str(run), "--batch", "4", "--lr", "2e-3",
+              "--export", str(run / "vocoder.pt"), "--save-every", "1000"]
+    run_cli(*common, "--steps", "30")
+    first = losses(run)
+    # From ln(512) = 6.24 nats (uniform over the classes) towards the peaked mu-law label distribution.
+    assert len(first) == 30 and np.mean(first[-5:]) < np.mean(first[:3]) - 0.4
+    log = run_cli(*common, "--steps", "33")
+    assert "step 30" in log and len(losses(run)) == 33  # resumed where it stopped
+
+    model = load_vocoder(str(run / "vocoder.pt"))
+    assert int(model.step) == 33 and model.cfg.rnn_dims == 256
+    mel = np.load(next((out / "mels").glob("*.npy")))[:, :30]
+    wav = vocode_wavernn(model, mel, target=1000, overlap=100)
+    assert wav.shape == ((mel.shape[1] - 1) * audio.HP.hop_size,) and np.isfinite(wav).all()
+
+
+def test_synthesizer_training_lowers_the_loss_and_exports_weights_the_synthesizer_loads(prep, tmp_path):
+    _, out = prep
+    run = tmp_path / "synth"
+    run_cli("training.train_synthesizer", "--data", f"{out}:4", "--run", str(run), "--batch", "4",
+            "--steps", "30", "--export", str(run / "synthesizer.pt"), "--save-every", "1000")
+    trace = losses(run)
+    assert len(trace) == 30 and np.mean(trace[-5:]) < 0.9 * np.mean(trace[:3])  # still in lr warm-up
+
+    model = load_synthesizer(str(run / "synthesizer.pt"))
+    emb = np.load(next((out / "embeds").glob("*.npy")))[None]
+    result = synthesize(model, ["A short test."], emb, max_frames=100)
+    assert result.mels[0].shape[0] == 80 and 0 < result.mels[0].shape[1] <= 100
