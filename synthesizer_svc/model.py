@@ -223,8 +223,12 @@ class Tacotron(nn.Module):
     def _postnet(self, mel):
         return self.post_proj(self.postnet(mel)).transpose(1, 2)
 
-    def forward(self, chars, mels, speaker_embedding):
-        """Teacher-forced: -> (mel (B,80,T), postnet (B,80,T), attention (B,steps,T_in), stop logits (B,steps))."""
+    def forward(self, chars, mels, speaker_embedding, own_input_rate: float = 0.0):
+        """Teacher-forced: -> (mel (B,80,T), postnet (B,80,T), attention (B,steps,T_in), stop logits (B,steps)).
+
+        With `own_input_rate` > 0 each item's decoder step is fed, with that probability, the model's own
+        previous frame instead of the true one (scheduled sampling): a small model trained only on true
+        frames leans on them and drifts into mush when it must read its own at inference."""
         if self.training:
             self.step += 1
         encoder_seq = self.encoder(chars, speaker_embedding)
@@ -235,6 +239,9 @@ class Tacotron(nn.Module):
         for t in range(0, mels.size(2), self.r):
             if t > 0:
                 prev = mels[:, :, t - 1]
+                if own_input_rate > 0:
+                    own = torch.rand(prev.size(0), 1, device=prev.device) < own_input_rate
+                    prev = torch.where(own, frames[:, :, -1].detach(), prev)
             frames, scores, stop, state = self.decoder(encoder_seq, encoder_seq_proj, prev, state, chars)
             outs.append(frames), attn.append(scores), stops.append(stop)
         mel_out = torch.cat(outs, dim=2)

@@ -40,9 +40,9 @@ def guided_attention_loss(attn: torch.Tensor, n_in: torch.Tensor, n_steps: torch
     return (attn * w * valid_step).sum() / (valid_step.sum() * 1.0)
 
 
-def losses(model, batch, device, ga_weight):
+def losses(model, batch, device, ga_weight, own_input_rate=0.0):
     chars, mel, emb, n_in, n_frames = (t.to(device) for t in batch)
-    mel_out, post_out, attn, stop_logits = model(chars, mel, emb)
+    mel_out, post_out, attn, stop_logits = model(chars, mel, emb, own_input_rate)
     r = model.r
     steps = stop_logits.size(1)
     # Step s is 'stop' once its last frame reaches the utterance end.
@@ -71,6 +71,10 @@ def main(argv=None):
     ap.add_argument("--export", type=Path, help="also write fp16 weights here at every save")
     ap.add_argument("--ga-weight", type=float, default=2.0,
                     help="guided-attention weight at step 0 (decays to a tenth of it)")
+    ap.add_argument("--own-input", type=float, default=0.3,
+                    help="scheduled sampling: share of decoder steps fed the model's own previous frame")
+    ap.add_argument("--own-input-after", type=int, default=2000,
+                    help="step from which --own-input ramps in (over 500 steps), once attention has aligned")
     ap.add_argument("--threads", type=int, default=0)
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args(argv)
@@ -116,7 +120,8 @@ def main(argv=None):
             for group in opt.param_groups:
                 group["lr"] = lr
             ga_weight = args.ga_weight * max(0.1, math.exp(-step / 8000))
-            total, parts = losses(model, collate(batch, model.r), device, ga_weight)
+            own_rate = args.own_input * min(1.0, max(0, step - args.own_input_after) / 500)
+            total, parts = losses(model, collate(batch, model.r), device, ga_weight, own_rate)
             opt.zero_grad()
             total.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -124,7 +129,8 @@ def main(argv=None):
             step = int(model.step)
             bar.update(1)
             bar.set_postfix(loss=f"{total.item():.3f}", **{k: f"{v:.3f}" for k, v in parts.items()})
-            log.write(json.dumps({"step": step, "loss": total.item(), **parts, "lr": lr, "t": time.time()}) + "\n")
+            log.write(json.dumps({"step": step, "loss": total.item(), **parts, "lr": lr, "own_input": own_rate,
+                                 "t": time.time()}) + "\n")
             finished = step >= args.steps or time.time() > deadline
             if step % args.save_every == 0 or finished:
                 write_checkpoint(last, model, cfg, optimizer=opt)
