@@ -8,18 +8,15 @@ Resumable: re-running with the same --run continues from runs/<run>/last.pt. Use
 import argparse
 import json
 import math
-import time
 from dataclasses import asdict
-from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
-from tqdm import tqdm
 
-from common.checkpoints import config_from, read_checkpoint, write_checkpoint
 from synthesizer_svc.model import Tacotron, TacotronConfig
 from training.data import bucketed_batches, collate, load_index
+from training.run import Run, add_run_args
 
 # RTVC's layers at a third of the width: trains on 2 CPU cores, and fp16 weights stay well under 20 MB.
 SMALL = TacotronConfig(embed_dims=128, encoder_dims=128, decoder_dims=128, postnet_dims=128, lstm_dims=256)
@@ -30,7 +27,7 @@ def guided_attention_loss(attn: torch.Tensor, n_in: torch.Tensor, n_steps: torch
 
     Padding gets the full penalty: RTVC's attention zeroes padded scores instead of masking them, and
     without this the model learns to park its attention on the padding."""
-    B, S, N = attn.shape
+    _, S, N = attn.shape
     s = torch.arange(S, device=attn.device)[None, :, None] / n_steps[:, None, None].clamp(min=1)
     n = torch.arange(N, device=attn.device)[None, None, :] / n_in[:, None, None].clamp(min=1)
     w = 1 - torch.exp(-((n - s) ** 2) / (2 * g * g))
@@ -57,91 +54,45 @@ def losses(model, batch, device, ga_weight, own_input_rate=0.0):
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--data", nargs="+", default=["data/prep"],
-                    help="preprocessed roots; 'root:N' repeats a root N times per epoch")
-    ap.add_argument("--run", type=Path, default=Path("runs/synth"))
-    ap.add_argument("--init", type=Path, help="start from these weights (e.g. the committed default)")
-    ap.add_argument("--batch", type=int, default=32)
+    add_run_args(ap, run="runs/synth", lr=1e-3, save_every=200)
     ap.add_argument("--r", type=int, default=5, help="frames per decoder step (RTVC trains 2; 5 is 2.5x cheaper)")
-    ap.add_argument("--lr", type=float, default=1e-3)
     ap.add_argument("--max-frames", type=int, default=500, help="skip longer utterances (CPU time)")
-    ap.add_argument("--minutes", type=float, default=60.0, help="stop after this much wall time")
-    ap.add_argument("--steps", type=int, default=10 ** 9)
-    ap.add_argument("--save-every", type=int, default=200)
-    ap.add_argument("--export", type=Path, help="also write fp16 weights here at every save")
     ap.add_argument("--ga-weight", type=float, default=2.0,
                     help="guided-attention weight at step 0 (decays to a tenth of it)")
     ap.add_argument("--own-input", type=float, default=0.3,
                     help="scheduled sampling: share of decoder steps fed the model's own previous frame")
     ap.add_argument("--own-input-after", type=int, default=2000,
                     help="step from which --own-input ramps in (over 500 steps), once attention has aligned")
-    ap.add_argument("--threads", type=int, default=0)
-    ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args(argv)
 
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    torch.manual_seed(args.seed)
-    args.run.mkdir(parents=True, exist_ok=True)
     def training_examples():
         # Re-read every epoch: the corpus may still be growing while training runs.
         return [e for e in load_index(args.data) if e.split == "train" and e.n_frames <= args.max_frames]
 
     examples = training_examples()
-    last = args.run / "last.pt"
-    if last.exists() or args.init:
-        state, hparams = read_checkpoint(last if last.exists() else args.init)
-        cfg = config_from(TacotronConfig, hparams) if hparams else TacotronConfig()  # no hparams: RTVC's file
-        model = Tacotron(cfg)
-        model.load_state_dict(state)
-    else:
-        cfg = SMALL
-        model = Tacotron(cfg)
+    run = Run(args, Tacotron, TacotronConfig, SMALL, desc="synth")
+    model = run.model
+    if run.fresh:
         model.r = args.r
-    model.to(device).train()
-    opt = torch.optim.Adam(model.parameters(), lr=args.lr)
-    if last.exists():
-        ckpt = torch.load(last, map_location=device, weights_only=True)
-        if "optimizer_state" in ckpt:
-            opt.load_state_dict(ckpt["optimizer_state"])
-    step = int(model.step)
     print(f"{len(examples)} training utterances, {len({e.speaker for e in examples})} speakers, "
-          f"step {step}, r={model.r}, {sum(p.numel() for p in model.parameters()) / 1e6:.2f}M params, {device}")
-    rng = np.random.RandomState(args.seed + step)
-    deadline = time.time() + args.minutes * 60
-    log = open(args.run / "log.jsonl", "a")
-    bar = tqdm(total=min(args.steps, 10 ** 6), initial=step, desc="synth", unit="step")
-    done = False
-    while not done:
-        examples = training_examples()
-        for batch in bucketed_batches(examples, args.batch, rng):
+          f"step {run.step}, r={model.r}, {run.n_params}, {run.device}")
+    rng = np.random.RandomState(args.seed + run.step)
+    while True:
+        for batch in bucketed_batches(training_examples(), args.batch, rng):
+            step = run.step
             lr = args.lr * min(1.0, 0.5 ** (step / 20000)) * min(1.0, (step + 1) / 200)
-            for group in opt.param_groups:
+            for group in run.opt.param_groups:
                 group["lr"] = lr
             ga_weight = args.ga_weight * max(0.1, math.exp(-step / 8000))
             own_rate = args.own_input * min(1.0, max(0, step - args.own_input_after) / 500)
-            total, parts = losses(model, collate(batch, model.r), device, ga_weight, own_rate)
-            opt.zero_grad()
+            total, parts = losses(model, collate(batch, model.r), run.device, ga_weight, own_rate)
+            run.opt.zero_grad()
             total.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-            opt.step()
-            step = int(model.step)
-            bar.update(1)
-            bar.set_postfix(loss=f"{total.item():.3f}", **{k: f"{v:.3f}" for k, v in parts.items()})
-            log.write(json.dumps({"step": step, "loss": total.item(), **parts, "lr": lr, "own_input": own_rate,
-                                 "t": time.time()}) + "\n")
-            finished = step >= args.steps or time.time() > deadline
-            if step % args.save_every == 0 or finished:
-                write_checkpoint(last, model, cfg, optimizer=opt)
-                if args.export:
-                    write_checkpoint(args.export, model, cfg, half=True)
-                log.flush()
-            if finished:
-                done = True
-                break
-    bar.close()
-    print(json.dumps({"step": step, "config": asdict(cfg), "r": model.r}))
+            run.opt.step()
+            if run.record(total.item(), **parts, lr=lr, own_input=own_rate):
+                print(json.dumps({"step": run.step, "config": asdict(run.cfg), "r": model.r}))
+                return
 
 
 if __name__ == "__main__":
