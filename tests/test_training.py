@@ -97,3 +97,20 @@ def test_synthesizer_training_lowers_the_loss_and_exports_weights_the_synthesize
     emb = np.load(next((out / "embeds").glob("*.npy")))[None]
     result = synthesize(model, ["A short test."], emb, max_frames=100)
     assert result.mels[0].shape[0] == 80 and 0 < result.mels[0].shape[1] <= 100
+
+
+@pytest.mark.parametrize("rate, same", [(1.0, True), (0.0, False)])
+def test_scheduled_sampling_feeds_the_decoder_its_own_frames(rate, same):
+    import torch
+
+    from synthesizer_svc.model import Tacotron, TacotronConfig
+    torch.manual_seed(0)
+    model = Tacotron(TacotronConfig(embed_dims=16, encoder_dims=16, decoder_dims=16, postnet_dims=16, lstm_dims=32))
+    model.r = 2
+    chars, emb = torch.randint(1, 60, (2, 12)), torch.randn(2, 256)
+    outs = []
+    for targets in (torch.randn(2, 80, 20), torch.randn(2, 80, 20)):
+        torch.manual_seed(1)  # same dropout masks and draws for both calls
+        outs.append(model(chars, targets, emb, own_input_rate=rate)[0])
+    # Fed only its own frames, the decoder never sees the targets (only their length).
+    assert torch.equal(outs[0], outs[1]) == same
