@@ -24,9 +24,14 @@ class Example:
     def embedding(self) -> np.ndarray:
         return np.load(self.root / "embeds" / f"{self.uid}.npy")
 
+    @property
+    def quant_path(self) -> Path:
+        """The vocoder's target: mu-law labels of the audio the mel was made from (older preprocessing
+        runs did not write them)."""
+        return self.root / "quant" / f"{self.uid}.npy"
+
     def quant(self) -> np.ndarray:
-        """The vocoder's target: mu-law labels of the audio the mel was made from."""
-        return np.load(self.root / "quant" / f"{self.uid}.npy")
+        return np.load(self.quant_path)
 
 
 def parse_root(spec: str) -> tuple[Path, int]:

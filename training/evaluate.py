@@ -5,9 +5,9 @@
 For each held-out synthetic speaker: one of its corpus utterances is the reference; each held-out sentence
 is cloned from it and also spoken by the teacher (the same engine voice and warp). Reports pocketsphinx
 WER of clones vs teachers, and of the teacher's own mel through Griffin-Lim (what the vocoder alone
-costs: the floor for any synthesizer evaluated this way), GE2E cosine(clone, reference), whether every clone is closer to its own
-reference than to the other speakers', and how many sentences ended by their stop token. Writes mel and
-alignment PNGs and a JSON summary.
+costs: the floor for any synthesizer evaluated this way), GE2E cosine(clone, reference), whether every
+clone is closer to its own reference than to the other speakers', and how many sentences ended by their
+stop token. Writes mel and alignment PNGs and a JSON summary.
 """
 import argparse
 import csv

@@ -46,7 +46,7 @@ def random_windows(batch: list[Example], cfg: WaveRNNConfig, seq_frames: int, rn
 
 
 def usable(ex: Example, seq_frames: int, pad: int) -> bool:
-    return ex.n_frames > seq_frames + 2 * pad + 1 and (ex.root / "quant" / f"{ex.uid}.npy").exists()
+    return ex.n_frames > seq_frames + 2 * pad + 1 and ex.quant_path.exists()
 
 
 def main(argv=None):
