@@ -49,10 +49,14 @@ class Run:
             self.model.load_state_dict(state)
         self.model.to(self.device).train()
         self.opt = torch.optim.Adam(self.model.parameters(), lr=args.lr)
+        # A new Adam's first updates are ~lr on every weight whatever the gradient: warm its learning rate
+        # up again when starting from weights alone (--init, or the committed snapshot), not only at step 0.
+        self.optimizer_from = self.step
         if self.last.exists():
             ckpt = torch.load(self.last, map_location=self.device, weights_only=True)
             if "optimizer_state" in ckpt:
                 self.opt.load_state_dict(ckpt["optimizer_state"])
+                self.optimizer_from = 0
         self.deadline = time.time() + args.minutes * 60
         self.log = open(args.run / "log.jsonl", "a")  # noqa: SIM115 - open for the whole run, closed in record
         self.bar = tqdm(total=min(args.steps, 10 ** 7), initial=self.step, desc=desc, unit="step")
@@ -60,6 +64,10 @@ class Run:
     @property
     def step(self) -> int:
         return int(self.model.step)
+
+    def warmup(self, steps: int = 200) -> float:
+        """Learning-rate factor ramping 0 -> 1 over the first `steps` steps of this optimizer."""
+        return min(1.0, (self.step - self.optimizer_from + 1) / steps)
 
     @property
     def n_params(self) -> str:

@@ -80,7 +80,7 @@ def main(argv=None):
     while True:
         for batch in bucketed_batches(training_examples(), args.batch, rng):
             step = run.step
-            lr = args.lr * min(1.0, 0.5 ** (step / 20000)) * min(1.0, (step + 1) / 200)
+            lr = args.lr * min(1.0, 0.5 ** (step / 20000)) * run.warmup()
             for group in run.opt.param_groups:
                 group["lr"] = lr
             ga_weight = args.ga_weight * max(0.1, math.exp(-step / 8000))
