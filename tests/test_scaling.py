@@ -52,7 +52,10 @@ def test_load_is_spread_and_a_killed_replica_loses_no_requests(replicated):
     threads = [threading.Thread(target=client, args=(k,)) for k in range(3)]
     for t in threads:
         t.start()
-    time.sleep(2.0)
+    # Kill once the load is under way, whatever the model's speed: most requests are still to come.
+    deadline = time.monotonic() + 120
+    while len(results) < 3 and time.monotonic() < deadline:
+        time.sleep(0.05)
     killed_at = time.monotonic()
     svc["vocoder-1"].stop()
     svc["synthesizer-1"].stop()
