@@ -81,13 +81,14 @@ def main(argv=None):
             ce, n_words = word_errors(text, transcribe(clone))
             te, _ = word_errors(text, transcribe(teacher))
             teacher_gl = audio.griffin_lim(audio.melspectrogram(teacher), rng=np.random.RandomState(0))
-            tge, _ = word_errors(text, transcribe(teacher_gl.astype(np.float32)))
+            teacher_gl = teacher_gl.astype(np.float32)
+            tge, _ = word_errors(text, transcribe(teacher_gl))
             # The same cosine for the teacher's own mel through Griffin-Lim: the ceiling for a clone here.
-            teacher_gl_cos = cosine(embed_reference(encoder, teacher_gl.astype(np.float32))[0].embedding,
-                                    ref_emb[name])
+            teacher_gl_cos = cosine(embed_reference(encoder, teacher_gl)[0].embedding, ref_emb[name])
             rows.append({"speaker": name, "sentence": k, "clone_errors": ce, "teacher_errors": te,
                          "teacher_gl_errors": tge, "words": n_words,
-                         "cosine": own, "teacher_gl_cosine": teacher_gl_cos, "closest_is_own": own > others, "stopped": stopped,
+                         "cosine": own, "teacher_gl_cosine": teacher_gl_cos, "closest_is_own": own > others,
+                         "stopped": stopped,
                          "seconds": len(clone) / 16000})
             sf.write(args.out / f"{name}_{k}.wav", clone, 16000)
             if k == 0:
@@ -105,12 +106,13 @@ def main(argv=None):
     }
     summary["wer_ratio"] = summary["wer_clone"] / max(summary["wer_teacher"], 1e-9)
     (args.out / "summary.json").write_text(json.dumps({"summary": summary, "rows": rows}, indent=1))
-    print(f"{'speaker':<24}{'cos':>7}{'cos T+GL':>9}{'own':>6}{'WER clone':>11}{'WER teacher':>13}{'teacher+GL':>12}{'stop':>6}")
+    print(f"{'speaker':<24}{'cos':>7}{'cos T+GL':>9}{'own':>6}{'WER clone':>11}{'WER teacher':>13}"
+          f"{'teacher+GL':>12}{'stop':>6}")
     for name in sorted(refs):
         rs = [r for r in rows if r["speaker"] == name]
         w = sum(r["words"] for r in rs)
-        print(f"{name:<24}{np.mean([r['cosine'] for r in rs]):7.3f}{np.mean([r['teacher_gl_cosine'] for r in rs]):9.3f}"
-              f"{np.mean([r['closest_is_own'] for r in rs]):6.2f}"
+        print(f"{name:<24}{np.mean([r['cosine'] for r in rs]):7.3f}"
+              f"{np.mean([r['teacher_gl_cosine'] for r in rs]):9.3f}{np.mean([r['closest_is_own'] for r in rs]):6.2f}"
               f"{sum(r['clone_errors'] for r in rs) / w:11.2f}{sum(r['teacher_errors'] for r in rs) / w:13.2f}"
               f"{sum(r['teacher_gl_errors'] for r in rs) / w:12.2f}"
               f"{np.mean([r['stopped'] for r in rs]):6.2f}")
