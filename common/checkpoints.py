@@ -20,7 +20,11 @@ def file_sha256(path: str | os.PathLike) -> str:
 
 def read_checkpoint(path: str | os.PathLike) -> tuple[dict, dict]:
     """Return (state_dict, hparams). hparams is {} when the file carries none (RTVC's own files)."""
-    ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    return unpack_checkpoint(torch.load(path, map_location="cpu", weights_only=True), path)
+
+
+def unpack_checkpoint(ckpt, path: str | os.PathLike = "checkpoint") -> tuple[dict, dict]:
+    """(state_dict widened to fp32, hparams) from an already loaded checkpoint."""
     if not isinstance(ckpt, dict):
         raise ValueError(f"{path}: not a checkpoint dict")
     state = ckpt.get("model_state", ckpt)

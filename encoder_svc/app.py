@@ -10,7 +10,7 @@ from common.checkpoints import file_sha256
 from common.config import ServiceSettings
 from common.errors import APIError, parse_body
 from common.metrics import MODEL_LOAD, STAGE_LATENCY
-from common.service import create_app, run_blocking, run_model
+from common.service import create_app, run_model
 from common.wire import decode_array, encode_array
 from encoder_svc.inference import default_encoder_checkpoint, embed_reference, load_encoder
 from encoder_svc.schemas import EmbedRequest, EmbedResponse, SeedInferenceRequest, SeedInferenceResponse

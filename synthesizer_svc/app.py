@@ -13,7 +13,7 @@ from common.config import ServiceSettings
 from common.errors import APIError, bad_request
 from common.metrics import MODEL_LOAD, STAGE_LATENCY
 from common.paths import DEFAULT_SYNTHESIZER
-from common.service import create_app, run_blocking, run_model
+from common.service import create_app, run_model
 from common.text import split_sentences
 from common.wire import decode_array, encode_array
 from synthesizer_svc.inference import load_synthesizer, synthesize_texts

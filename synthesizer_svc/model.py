@@ -241,7 +241,7 @@ class Tacotron(nn.Module):
                 prev = mels[:, :, t - 1]
                 if own_input_rate > 0:
                     own = torch.rand(prev.size(0), 1, device=prev.device) < own_input_rate
-                    prev = torch.where(own, frames[:, :, -1].detach(), prev)
+                    prev = torch.where(own, outs[-1][:, :, -1].detach(), prev)
             frames, scores, stop, state = self.decoder(encoder_seq, encoder_seq_proj, prev, state, chars)
             outs.append(frames), attn.append(scores), stops.append(stop)
         mel_out = torch.cat(outs, dim=2)

@@ -8,7 +8,7 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
-from common.checkpoints import config_from, read_checkpoint, write_checkpoint
+from common.checkpoints import config_from, unpack_checkpoint, write_checkpoint
 
 
 def add_run_args(ap: argparse.ArgumentParser, run: str, lr: float, save_every: int) -> None:
@@ -39,11 +39,12 @@ class Run:
         self.device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
         source = self.last if self.last.exists() else args.init
         self.fresh = source is None
+        ckpt = None if self.fresh else torch.load(source, map_location="cpu", weights_only=True)
         if self.fresh:
             self.cfg = small
             self.model = model_cls(small)
         else:
-            state, hparams = read_checkpoint(source)
+            state, hparams = unpack_checkpoint(ckpt, source)
             self.cfg = config_from(config_cls, hparams) if hparams else config_cls()  # no hparams: RTVC's file
             self.model = model_cls(self.cfg)
             self.model.load_state_dict(state)
@@ -52,11 +53,9 @@ class Run:
         # A new Adam's first updates are ~lr on every weight whatever the gradient: warm its learning rate
         # up again when starting from weights alone (--init, or the committed snapshot), not only at step 0.
         self.optimizer_from = self.step
-        if self.last.exists():
-            ckpt = torch.load(self.last, map_location=self.device, weights_only=True)
-            if "optimizer_state" in ckpt:
-                self.opt.load_state_dict(ckpt["optimizer_state"])
-                self.optimizer_from = 0
+        if source == self.last and "optimizer_state" in ckpt:
+            self.opt.load_state_dict(ckpt["optimizer_state"])  # moves its tensors to the params' device
+            self.optimizer_from = 0
         self.deadline = time.time() + args.minutes * 60
         self.log = open(args.run / "log.jsonl", "a")  # noqa: SIM115 - open for the whole run, closed in record
         self.bar = tqdm(total=min(args.steps, 10 ** 7), initial=self.step, desc=desc, unit="step")
