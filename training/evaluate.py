@@ -49,6 +49,20 @@ def plot(mel: np.ndarray, alignment: np.ndarray, title: str, path: Path) -> None
     plt.close(fig)
 
 
+def speaker_line(name: str, rs: list[dict]) -> str:
+    """One table row: means per clip, WERs pooled over the speaker's words."""
+    words = sum(r["words"] for r in rs)
+
+    def mean(key):
+        return np.mean([r[key] for r in rs])
+
+    def wer(key):
+        return sum(r[key] for r in rs) / words
+    return (f"{name:<24}{mean('cosine'):7.3f}{mean('teacher_gl_cosine'):9.3f}{mean('closest_is_own'):6.2f}"
+            f"{wer('clone_errors'):11.2f}{wer('teacher_errors'):13.2f}{wer('teacher_gl_errors'):12.2f}"
+            f"{mean('stopped'):6.2f}")
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--checkpoint", default="models/synthesizer.pt")
@@ -109,13 +123,7 @@ def main(argv=None):
     print(f"{'speaker':<24}{'cos':>7}{'cos T+GL':>9}{'own':>6}{'WER clone':>11}{'WER teacher':>13}"
           f"{'teacher+GL':>12}{'stop':>6}")
     for name in sorted(refs):
-        rs = [r for r in rows if r["speaker"] == name]
-        w = sum(r["words"] for r in rs)
-        print(f"{name:<24}{np.mean([r['cosine'] for r in rs]):7.3f}"
-              f"{np.mean([r['teacher_gl_cosine'] for r in rs]):9.3f}{np.mean([r['closest_is_own'] for r in rs]):6.2f}"
-              f"{sum(r['clone_errors'] for r in rs) / w:11.2f}{sum(r['teacher_errors'] for r in rs) / w:13.2f}"
-              f"{sum(r['teacher_gl_errors'] for r in rs) / w:12.2f}"
-              f"{np.mean([r['stopped'] for r in rs]):6.2f}")
+        print(speaker_line(name, [r for r in rows if r["speaker"] == name]))
     print(json.dumps(summary, indent=1))
 
 

@@ -39,11 +39,12 @@ class Run:
         self.device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
         source = self.last if self.last.exists() else args.init
         self.fresh = source is None
-        ckpt = None if self.fresh else torch.load(source, map_location="cpu", weights_only=True)
+        ckpt = {}
         if self.fresh:
             self.cfg = small
             self.model = model_cls(small)
         else:
+            ckpt = torch.load(source, map_location="cpu", weights_only=True)  # once: weights and optimizer
             state, hparams = unpack_checkpoint(ckpt, source)
             self.cfg = config_from(config_cls, hparams) if hparams else config_cls()  # no hparams: RTVC's file
             self.model = model_cls(self.cfg)
