@@ -8,11 +8,11 @@ import numpy as np
 import soundfile as sf
 
 from common import audio
+from common.paths import DEFAULT_SYNTHESIZER
 from common.stack import plan_stack, start_stack
+from common.text import split_sentences
 from encoder_svc.inference import embed_reference, load_encoder
 from synthesizer_svc.inference import load_synthesizer, synthesize_texts
-from common.paths import DEFAULT_SYNTHESIZER
-from common.text import split_sentences
 from vocoder_svc.inference import vocode_griffinlim
 
 TEXT = "The birch canoe slid on the smooth planks."

@@ -98,7 +98,7 @@ def griffin_lim(mel: np.ndarray, hp: AudioParams = HP, rng: np.random.RandomStat
 
 # ---- mu-law (vocoder, RAW mode) ----
 
-def label_to_float(x, bits: int | float):
+def label_to_float(x, bits: float):
     return 2 * x / (2 ** bits - 1.0) - 1.0
 
 

@@ -85,14 +85,14 @@ def plan_stack(base_port: int | None = None, synthesizers: int = 1, vocoders: in
                env: dict | None = None, orchestrator_env: dict | None = None) -> Stack:
     """Ports: base, base+1.. for fixed ports; free ports when base_port is None."""
     counter = iter(range(base_port, base_port + 100)) if base_port else None
-    port = (lambda: next(counter)) if counter else free_port  # noqa: E731
+    port = (lambda: next(counter)) if counter else free_port
     stack = Stack()
     names = ["orchestrator", "encoder"] + [f"synthesizer-{i}" for i in range(synthesizers)] + \
             [f"vocoder-{i}" for i in range(vocoders)]
     for name in names:
         log = (log_dir / f"{name}.log") if log_dir else None
         stack.services[name] = ServiceProcess(name, port(), dict(env or {}), log)
-    urls = lambda kind: ",".join(s.url for n, s in stack.services.items() if n.startswith(kind))  # noqa: E731
+    urls = lambda kind: ",".join(s.url for n, s in stack.services.items() if n.startswith(kind))
     stack.services["orchestrator"].env.update({"ENCODER_URLS": urls("encoder"), "SYNTHESIZER_URLS": urls("synth"),
                                                "VOCODER_URLS": urls("vocoder"), **(orchestrator_env or {})})
     return stack
@@ -113,7 +113,7 @@ def start_stack(stack: Stack, timeout: float = 180.0) -> Stack:
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--base-port", type=int, default=int(os.environ.get("VOXCLONE_BASE_PORT", 8000)))
+    ap.add_argument("--base-port", type=int, default=int(os.environ.get("VOXCLONE_BASE_PORT", "8000")))
     ap.add_argument("--synthesizers", type=int, default=1)
     ap.add_argument("--vocoders", type=int, default=1)
     ap.add_argument("--log-dir", type=Path, default=ROOT / "var" / "logs")

@@ -17,7 +17,7 @@ class CompactArray(BaseModel):
 
 
 NestedFloats = Union[list[float], list[list[float]], list[list[list[float]]]]
-ArrayIn = Annotated[Union[CompactArray, NestedFloats], Field(description="JSON list(s) or compact base64 form")]
+ArrayIn = Annotated[CompactArray | NestedFloats, Field(description="JSON list(s) or compact base64 form")]
 
 
 def decode_array(value, name: str, ndim: tuple[int, ...] = (1,), max_elements: int = 50_000_000) -> np.ndarray:

@@ -20,13 +20,23 @@ from common.metrics import STAGE_LATENCY
 from common.service import create_app
 from common.wire import decode_array, encode_array
 from orchestrator_svc.clients import StagePool
-from orchestrator_svc.pipeline import Pipeline, check_embedding, pcm16, speak_stream, wav_stream_header
 from orchestrator_svc.jobs import JobStore, worker_loop
+from orchestrator_svc.pipeline import Pipeline, check_embedding, pcm16, speak_stream, wav_stream_header
 from orchestrator_svc.results import make_results, media_type
-from orchestrator_svc.schemas import (AudioFormat, Backend, ClonePreview, JobView, SeedInferenceRequest,
-                                      SeedInferenceResponse, SpeechRequest, TTSRequest, Voice, VoiceImport, VoiceList)
+from orchestrator_svc.schemas import (
+    AudioFormat,
+    Backend,
+    ClonePreview,
+    JobView,
+    SeedInferenceRequest,
+    SeedInferenceResponse,
+    SpeechRequest,
+    TTSRequest,
+    Voice,
+    VoiceImport,
+    VoiceList,
+)
 from orchestrator_svc.voices import VoiceStore
-
 
 STATIC = Path(__file__).parent / "static"
 

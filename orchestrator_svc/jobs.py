@@ -149,7 +149,7 @@ async def run_one(store: JobStore, results, pipeline, job: dict, client: httpx.A
     except APIError as exc:
         # 5xx (a stage down or failing) is worth another try later; a 4xx would fail again the same way.
         store.fail(jid, exc.message, retry=exc.status >= 500)
-    except Exception as exc:  # noqa: BLE001 - a job must never take the worker down
+    except Exception as exc:  # a job must never take the worker down
         log.exception("job failed", extra={"job": jid})
         store.fail(jid, f"internal error: {type(exc).__name__}", retry=True)
     final = store.get(jid)
@@ -168,7 +168,7 @@ async def worker_loop(store: JobStore, results, pipeline, client: httpx.AsyncCli
         if job is None:
             try:
                 await asyncio.wait_for(stop.wait(), poll_s)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 pass
             continue
         await run_one(store, results, pipeline, job, client, webhook_secret)

@@ -17,8 +17,13 @@ from common.service import create_app, run_model
 from common.text import split_sentences
 from common.wire import decode_array, encode_array
 from synthesizer_svc.inference import load_synthesizer, synthesize_texts
-from synthesizer_svc.schemas import (SeedInferenceRequest, SeedInferenceResponse, SynthesizedMel, SynthesizeRequest,
-                                     SynthesizeResponse)
+from synthesizer_svc.schemas import (
+    SeedInferenceRequest,
+    SeedInferenceResponse,
+    SynthesizedMel,
+    SynthesizeRequest,
+    SynthesizeResponse,
+)
 
 
 class SynthesizerSettings(ServiceSettings):

@@ -216,7 +216,7 @@ class Tacotron(nn.Module):
 
     def _initial_state(self, encoder_seq):
         B, T, C = encoder_seq.shape
-        z = lambda n: encoder_seq.new_zeros(B, n)  # noqa: E731
+        z = lambda n: encoder_seq.new_zeros(B, n)
         c = self.cfg
         return (z(c.decoder_dims), z(c.lstm_dims), z(c.lstm_dims), z(c.lstm_dims), z(c.lstm_dims), z(C), z(T))
 

@@ -33,13 +33,13 @@ def assert_runnable(command: list[str], extra_modules=()):
 @pytest.mark.parametrize("service", list(MODULES))
 def test_dockerfile(service):
     text = (ROOT / MODULES[service] / "Dockerfile").read_text()
-    cmd = re.search(r'^CMD (\[.*\])', text, re.M).group(1)
+    cmd = re.search(r'^CMD (\[.*\])', text, re.MULTILINE).group(1)
     assert_runnable(yaml.safe_load(cmd))
-    for src in re.findall(r"^COPY (\S+) ", text, re.M):
+    for src in re.findall(r"^COPY (\S+) ", text, re.MULTILINE):
         assert (ROOT / src).exists() or src == "models/synthesizer.pt" and (ROOT / "models").is_dir(), src
-    port = int(re.search(r"^EXPOSE (\d+)", text, re.M).group(1))
+    port = int(re.search(r"^EXPOSE (\d+)", text, re.MULTILINE).group(1))
     assert port == settings_class(service).model_fields["port"].default
-    env = re.search(r"^ENV (.*)$", text, re.M).group(1)
+    env = re.search(r"^ENV (.*)$", text, re.MULTILINE).group(1)
     assert_known_settings(service, [kv.split("=")[0] for kv in env.split() if kv.split("=")[0] != "PYTHONUNBUFFERED"])
 
 

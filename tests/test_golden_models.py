@@ -7,13 +7,13 @@ import torch
 import torch.nn.functional as F
 
 from common import audio
+from common.checkpoints import read_checkpoint, write_checkpoint
 from encoder_svc.inference import embed_frames, embed_utterance, load_encoder
 from encoder_svc.model import EncoderConfig, SpeakerEncoder
 from synthesizer_svc.inference import load_synthesizer, synthesize
 from synthesizer_svc.model import Tacotron, TacotronConfig
 from vocoder_svc.inference import load_vocoder
 from vocoder_svc.model import WaveRNN, WaveRNNConfig, classes_to_wave, fold_with_overlap, xfade_and_unfold
-from common.checkpoints import write_checkpoint, read_checkpoint
 
 TOL = dict(atol=1e-4, rtol=1e-4)
 

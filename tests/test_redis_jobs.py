@@ -12,7 +12,7 @@ import pytest
 
 from common.stack import ServiceProcess, free_port
 from tests.conftest import ROOT
-from tests.test_jobs import Receiver, SECRET, orchestrator, submit, wait_for, webhook  # noqa: F401 - fixture
+from tests.test_jobs import SECRET, Receiver, orchestrator, submit, wait_for, webhook  # noqa: F401 - fixture
 
 # Short worker timings so a SIGKILLed worker's job is retried within the test (rq's floor is 60 s + interval).
 FAST_RQ = {"JOB_MONITORING_INTERVAL_S": "1", "JOB_MAINTENANCE_INTERVAL_S": "3", "JOB_WORKER_TTL_S": "20"}

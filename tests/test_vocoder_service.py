@@ -77,6 +77,7 @@ def wavernn_url(tmp_path_factory, fixtures):
 
 def test_wavernn_backend_matches_library_call(wavernn_url, mel):
     import torch
+
     from vocoder_svc.inference import vocode_wavernn
     url, model = wavernn_url
     info = httpx.get(url + "/v1/info").json()
