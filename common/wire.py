@@ -1,6 +1,6 @@
 """Arrays on the wire: plain JSON lists (RTVC-seed compatible) or a compact {dtype, shape, data: base64}."""
 import base64
-from typing import Annotated, Literal, Union
+from typing import Annotated, Literal
 
 import numpy as np
 from pydantic import BaseModel, Field
@@ -16,7 +16,7 @@ class CompactArray(BaseModel):
     data: str = Field(description="base64 of the little-endian C-order bytes")
 
 
-NestedFloats = Union[list[float], list[list[float]], list[list[list[float]]]]
+NestedFloats = list[float] | list[list[float]] | list[list[list[float]]]
 ArrayIn = Annotated[CompactArray | NestedFloats, Field(description="JSON list(s) or compact base64 form")]
 
 
