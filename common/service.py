@@ -190,7 +190,7 @@ class BodyLimitMiddleware:
 
 
 def _is_open(path: str) -> bool:
-    return path in OPEN_PATHS or path.startswith("/static/") or path.startswith("/docs")
+    return path in OPEN_PATHS or path.startswith(("/static/", "/docs"))
 
 
 # Every torch call of a service runs on this one thread. PyTorch's CPU thread pool belongs to the thread that

@@ -13,7 +13,7 @@ from tests.conftest import DATA, TEST_ENV
 
 @pytest.fixture(scope="module")
 def mel():
-    wav, sr = sf.read(DATA / "ref_slt.wav", dtype="float32")
+    wav, _ = sf.read(DATA / "ref_slt.wav", dtype="float32")
     return audio.melspectrogram(wav).astype(np.float32)
 
 

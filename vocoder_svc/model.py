@@ -205,7 +205,7 @@ def classes_to_wave(classes: np.ndarray, cfg: WaveRNNConfig, wave_len: int, targ
 
 def fold_with_overlap(x: torch.Tensor, target: int, overlap: int) -> torch.Tensor:
     """(1, N, C) -> (folds, target + 2*overlap, C); the tail is zero-padded to a whole fold."""
-    _, total, channels = x.shape
+    _, total, _ = x.shape
     num_folds = (total - overlap) // (target + overlap)
     remaining = total - (num_folds * (overlap + target) + overlap)
     if remaining != 0:
