@@ -41,10 +41,16 @@ def pad_sequences(seqs: list[list[int]]) -> torch.Tensor:
 
 @torch.no_grad()
 def synthesize(model: Tacotron, texts: list[str], embeddings: np.ndarray, max_frames: int = 2000,
-               batch_size: int = BATCH_SIZE, seed: int | None = None, cut_at_stop: bool = True) -> SynthResult:
+               batch_size: int = BATCH_SIZE, seed: int | None = None, cut_at_stop: bool = True,
+               rtvc_padding: bool = False) -> SynthResult:
     """With `cut_at_stop`, each item ends where its own stop token fired (RTVC runs every item until the
     whole batch stops, which can append babble to short items); then trailing silent frames are trimmed
-    as RTVC does."""
+    as RTVC does.
+
+    By default every item comes out as it would alone, whatever else shares its batch: its characters are
+    encoded unpadded, padding gets no attention, and its postnet sees only its own frames. RTVC's batches
+    let padding and batch-mates leak into each item, which costs the shorter sentences intelligibility;
+    `rtvc_padding` keeps that behaviour, frame for frame."""
     if seed is not None:
         torch.manual_seed(seed)
     embeddings = np.asarray(embeddings, dtype=np.float32).reshape(len(texts), -1)
@@ -53,14 +59,19 @@ def synthesize(model: Tacotron, texts: list[str], embeddings: np.ndarray, max_fr
     for start in range(0, len(seqs), batch_size):
         chars = pad_sequences(seqs[start:start + batch_size])
         spk = torch.from_numpy(embeddings[start:start + batch_size])
-        _, postnet, attention, stop_logits = model.generate(chars, spk, steps=max_frames)
+        lengths = None if rtvc_padding else (chars != 0).sum(1)
+        frames, postnet, attention, stop_logits = model.generate(chars, spk, steps=max_frames, lengths=lengths)
         r = model.r
         fired = torch.sigmoid(stop_logits) > 0.5
         fired[:, : 10 // r + 1] = False  # the stop rule ignores steps whose frame index t <= 10
         for i in range(chars.size(0)):
             hits = torch.nonzero(fired[i]).flatten()
             steps = int(hits[0]) + 1 if len(hits) and cut_at_stop else stop_logits.size(1)
-            mel = postnet[i, :, : steps * r].numpy().astype(np.float32)
+            if rtvc_padding:
+                mel = postnet[i, :, : steps * r]
+            else:
+                mel = model.postnet_mel(frames[i:i + 1, :, : steps * r])[0]
+            mel = mel.numpy().astype(np.float32)
             result.mels.append(trim_silent_tail(mel))
             n_in = len(seqs[start + i])
             result.alignments.append(attention[i, :steps, :n_in].numpy())

@@ -128,9 +128,11 @@ class LocationSensitiveAttention(nn.Module):
         windows = F.pad(cumulative, ((k - 1) // 2, (k - 1) // 2)).unfold(1, k, 1)
         return windows @ self.conv.weight[:, 0, :].t() + self.conv.bias
 
-    def forward(self, encoder_seq_proj, query, cumulative, chars):
+    def forward(self, encoder_seq_proj, query, cumulative, chars, hide_padding=False):
         location = self.L(self.location_features(cumulative))
         u = self.v(torch.tanh(self.W(query).unsqueeze(1) + encoder_seq_proj + location)).squeeze(-1)
+        if hide_padding:
+            return F.softmax(u.masked_fill(chars == 0, float("-inf")), dim=1)
         # RTVC zeroes (not -inf) the scores of padding, so padding still takes some weight; kept for compatibility.
         return F.softmax(u * (chars != 0).float(), dim=1)
 
@@ -156,11 +158,11 @@ class Decoder(nn.Module):
         mask = torch.zeros_like(prev).bernoulli_(p)
         return prev * mask + current * (1 - mask)
 
-    def forward(self, encoder_seq, encoder_seq_proj, prenet_in, state, chars):
+    def forward(self, encoder_seq, encoder_seq_proj, prenet_in, state, chars, hide_padding=False):
         """One decoder step. state = (attn_h, rnn1_h, rnn2_h, rnn1_c, rnn2_c, context, cumulative)."""
         attn_h, h1, h2, c1, c2, context, cumulative = state
         attn_h = self.attn_rnn(torch.cat([context, self.prenet(prenet_in)], dim=-1), attn_h)
-        scores = self.attn_net(encoder_seq_proj, attn_h, cumulative, chars)
+        scores = self.attn_net(encoder_seq_proj, attn_h, cumulative, chars, hide_padding)
         context = torch.bmm(scores.unsqueeze(1), encoder_seq).squeeze(1)
         x = self.rnn_input(torch.cat([context, attn_h], dim=1))
         h1_next, c1 = self.res_rnn1(x, (h1, c1))
@@ -220,7 +222,8 @@ class Tacotron(nn.Module):
         c = self.cfg
         return (z(c.decoder_dims), z(c.lstm_dims), z(c.lstm_dims), z(c.lstm_dims), z(c.lstm_dims), z(C), z(T))
 
-    def _postnet(self, mel):
+    def postnet_mel(self, mel):
+        """Decoder frames (B, 80, T) -> postnet frames (B, 80, T)."""
         return self.post_proj(self.postnet(mel)).transpose(1, 2)
 
     def forward(self, chars, mels, speaker_embedding, own_input_rate: float = 0.0):
@@ -245,25 +248,43 @@ class Tacotron(nn.Module):
             frames, scores, stop, state = self.decoder(encoder_seq, encoder_seq_proj, prev, state, chars)
             outs.append(frames), attn.append(scores), stops.append(stop)
         mel_out = torch.cat(outs, dim=2)
-        return mel_out, self._postnet(mel_out), torch.stack(attn, 1), torch.stack(stops, 1)
+        return mel_out, self.postnet_mel(mel_out), torch.stack(attn, 1), torch.stack(stops, 1)
+
+    def _encode_each(self, chars, speaker_embedding, lengths):
+        """Each item encoded at its own length: padding never reaches the CBHG's convolutions or GRUs."""
+        out = None
+        for i, n in enumerate(lengths.tolist()):
+            seq = self.encoder(chars[i:i + 1, :n], speaker_embedding[i:i + 1])
+            if out is None:
+                out = seq.new_zeros(chars.size(0), chars.size(1), seq.size(2))
+            out[i, :n] = seq[0]
+        return out
 
     @torch.no_grad()
-    def generate(self, chars, speaker_embedding, steps: int = 2000):
-        """Free-running: stops when every item's stop probability > 0.5 past frame 10, or at `steps` frames."""
+    def generate(self, chars, speaker_embedding, steps: int = 2000, lengths=None):
+        """Free-running: stops when every item's stop probability > 0.5 past frame 10, or at `steps` frames.
+
+        RTVC encodes the padded batch and lets padding take attention weight, so an item's frames depend on
+        its batch-mates (the shorter ones slur). Given `lengths`, each item is encoded alone and attends
+        only to its own characters: its frames are the ones it would get in a batch of one."""
         was_training = self.training
         self.eval()
-        encoder_seq = self.encoder(chars, speaker_embedding)
+        if lengths is None:
+            encoder_seq = self.encoder(chars, speaker_embedding)
+        else:
+            encoder_seq = self._encode_each(chars, speaker_embedding, lengths)
         encoder_seq_proj = self.encoder_proj(encoder_seq)
         state = self._initial_state(encoder_seq)
         prev = encoder_seq.new_zeros(chars.size(0), self.cfg.n_mels)
         outs, attn, stops = [], [], []
         for t in range(0, steps, self.r):
-            frames, scores, stop, state = self.decoder(encoder_seq, encoder_seq_proj, prev, state, chars)
+            frames, scores, stop, state = self.decoder(encoder_seq, encoder_seq_proj, prev, state, chars,
+                                                       hide_padding=lengths is not None)
             prev = frames[:, :, -1]
             outs.append(frames), attn.append(scores), stops.append(stop)
             if bool((torch.sigmoid(stop) > 0.5).all()) and t > 10:
                 break
         mel_out = torch.cat(outs, dim=2)
-        postnet = self._postnet(mel_out)
+        postnet = self.postnet_mel(mel_out)
         self.train(was_training)
         return mel_out, postnet, torch.stack(attn, 1), torch.stack(stops, 1)

@@ -158,7 +158,8 @@ def test_synthesize_spectrograms_p5(syn):
     models, g = syn
     models[0.5].set_dropout_replay(_masks(g, "gen"))
     try:
-        out = synthesize(models[0.5], [str(t) for t in g["texts"]], g["speaker_embeddings"], cut_at_stop=False)
+        out = synthesize(models[0.5], [str(t) for t in g["texts"]], g["speaker_embeddings"], cut_at_stop=False,
+                         rtvc_padding=True)
     finally:
         models[0.5].set_dropout_replay(None)
     for i in range(2):
@@ -172,13 +173,29 @@ def test_synthesize_cuts_each_item_at_its_own_stop(syn):
     models, g = syn
     models[0.5].set_dropout_replay(_masks(g, "gen"))
     try:
-        out = synthesize(models[0.5], [str(t) for t in g["texts"]], g["speaker_embeddings"])
+        out = synthesize(models[0.5], [str(t) for t in g["texts"]], g["speaker_embeddings"], rtvc_padding=True)
     finally:
         models[0.5].set_dropout_replay(None)
     for i in range(2):
         full = g[f"p5_synthesize_spectrograms_{i}"]
         assert out.stopped[i] and 10 < out.mels[i].shape[1] <= full.shape[1]
         np.testing.assert_allclose(out.mels[i], full[:, :out.mels[i].shape[1]], **TOL)
+
+
+def test_synthesize_gives_each_item_what_it_gets_alone(syn):
+    """By default an item's frames don't depend on its batch-mates; with RTVC's padding the shorter one's do."""
+    models, g = syn
+    texts, emb = [str(t) for t in g["texts"]], g["speaker_embeddings"]
+    assert len(set(map(len, texts))) == 2
+    together = synthesize(models[0.0], texts, emb, max_frames=80)
+    leaky = synthesize(models[0.0], texts, emb, max_frames=80, rtvc_padding=True)
+    shorter = int(np.argmin(list(map(len, texts))))
+    for i in range(2):
+        alone = synthesize(models[0.0], texts[i:i + 1], emb[i:i + 1], max_frames=80)
+        np.testing.assert_allclose(together.mels[i], alone.mels[0], rtol=1e-4, atol=1e-4)
+        np.testing.assert_allclose(together.alignments[i], alone.alignments[0], rtol=1e-4, atol=1e-5)
+    n = min(leaky.mels[shorter].shape[1], together.mels[shorter].shape[1])
+    assert np.abs(leaky.mels[shorter][:, :n] - together.mels[shorter][:, :n]).max() > 1e-3
 
 
 def test_synth_checkpoint_with_hparams_roundtrip(tmp_path, syn):
