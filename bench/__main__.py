@@ -4,7 +4,7 @@ import argparse
 import datetime
 from pathlib import Path
 
-from bench import rtf, stack_bench, wavernn_speed, wire
+from bench import rtf, stack_bench, synth_batching, wavernn_speed, wire
 from bench.util import machine, table
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -37,6 +37,11 @@ def main(argv=None):
     section("Real-time factor (in-process)", table(rows, cols),
             "RTF = compute seconds / audio seconds (below 1 is faster than real time). Random-init synthesizer "
             "capped at 6 frames per character. WaveRNN uses the fast sampler at RTVC's 8000/800 folding.")
+    rows = synth_batching.run()
+    section("Synthesizer batching", table(rows, list(rows[0])),
+            "Default synthesizer, 8 sentences of mixed length, the same seed. By default each item of a batch is "
+            "encoded alone and padding gets no attention, so it comes out as it would alone; RTVC's padded "
+            "batch lets the padding leak into the shorter items.")
     stack = stack_bench.run(REFERENCE, requests_for_memory=100 if args.quick else 500)
     rows = stack["overhead"]
     section("Inter-service overhead", table(rows, list(rows[0])),
