@@ -3,8 +3,10 @@ each item hidden from the others (the default), as one RTVC batch (padding leaks
 import time
 
 import numpy as np
+import soundfile as sf
 
 from common.paths import DEFAULT_SYNTHESIZER
+from encoder_svc.inference import embed_reference, load_encoder
 from synthesizer_svc.inference import load_synthesizer, synthesize
 
 SENTENCES = ["Hi there.", "The quick brown fox jumps over the lazy dog.", "Where are you going tonight?",
@@ -13,10 +15,10 @@ SENTENCES = ["Hi there.", "The quick brown fox jumps over the lazy dog.", "Where
              "Six spoons of fresh snow peas, five thick slabs of blue cheese, and maybe a snack for her brother."]
 
 
-def run(repeats: int = 3) -> list[dict]:
+def run(reference_wav: str, repeats: int = 5) -> list[dict]:
     model = load_synthesizer(str(DEFAULT_SYNTHESIZER))
-    emb = np.random.RandomState(0).randn(len(SENTENCES), 256).astype(np.float32)
-    emb /= np.linalg.norm(emb, axis=1, keepdims=True)
+    ref = embed_reference(load_encoder(), sf.read(reference_wav, dtype="float32")[0])[0].embedding
+    emb = np.repeat(ref[None], len(SENTENCES), axis=0)
 
     def synth(texts, embeddings, **kw):
         return synthesize(model, texts, embeddings, seed=0, max_frames=600, **kw)
@@ -38,6 +40,7 @@ def run(repeats: int = 3) -> list[dict]:
 
 
 if __name__ == "__main__":
+    from bench.__main__ import REFERENCE
     from bench.util import table
-    rows = run()
+    rows = run(REFERENCE)
     print(table(rows, list(rows[0])))
