@@ -266,7 +266,9 @@ class Tacotron(nn.Module):
 
         RTVC encodes the padded batch and lets padding take attention weight, so an item's frames depend on
         its batch-mates (the shorter ones slur). Given `lengths`, each item is encoded alone and attends
-        only to its own characters: its frames are the ones it would get in a batch of one."""
+        only to its own characters: its decoder frames and attention are the ones it would get in a batch of
+        one. The returned postnet still runs over the whole batch; `postnet_mel` on an item's own frames
+        (cut at its stop) completes what it would get alone."""
         was_training = self.training
         self.eval()
         if lengths is None:
