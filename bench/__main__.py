@@ -39,9 +39,9 @@ def main(argv=None):
             "capped at 6 frames per character. WaveRNN uses the fast sampler at RTVC's 8000/800 folding.")
     rows = synth_batching.run(REFERENCE)
     section("Synthesizer batching", table(rows, list(rows[0])),
-            "Default synthesizer, 8 sentences of mixed length, one reference voice, the same seed, median of 5. By default each item of a batch is "
-            "encoded alone and padding gets no attention, so it comes out as it would alone; RTVC's padded "
-            "batch lets the padding leak into the shorter items.")
+            "Default synthesizer, 8 sentences of mixed length, one reference voice, the same seed, median of 5. "
+            "By default each item of a batch is encoded alone and padding gets no attention, so it comes out "
+            "as it would alone; RTVC's padded batch lets the padding leak into the shorter items.")
     stack = stack_bench.run(REFERENCE, requests_for_memory=100 if args.quick else 500)
     rows = stack["overhead"]
     section("Inter-service overhead", table(rows, list(rows[0])),

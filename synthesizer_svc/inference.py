@@ -59,8 +59,11 @@ def synthesize(model: Tacotron, texts: list[str], embeddings: np.ndarray, max_fr
     for start in range(0, len(seqs), batch_size):
         chars = pad_sequences(seqs[start:start + batch_size])
         spk = torch.from_numpy(embeddings[start:start + batch_size])
-        lengths = None if rtvc_padding else (chars != 0).sum(1)
-        frames, postnet, attention, stop_logits = model.generate(chars, spk, steps=max_frames, lengths=lengths)
+        if rtvc_padding:
+            _, postnet, attention, stop_logits = model.generate(chars, spk, steps=max_frames)
+        else:
+            lengths = [len(s) for s in seqs[start:start + batch_size]]
+            frames, attention, stop_logits = model.decode(chars, spk, steps=max_frames, lengths=lengths)
         r = model.r
         fired = torch.sigmoid(stop_logits) > 0.5
         fired[:, : 10 // r + 1] = False  # the stop rule ignores steps whose frame index t <= 10
@@ -70,7 +73,8 @@ def synthesize(model: Tacotron, texts: list[str], embeddings: np.ndarray, max_fr
             if rtvc_padding:
                 mel = postnet[i, :, : steps * r]
             else:
-                mel = model.postnet_mel(frames[i:i + 1, :, : steps * r])[0]
+                with model.evaluating():
+                    mel = model.postnet_mel(frames[i:i + 1, :, : steps * r])[0]
             mel = mel.numpy().astype(np.float32)
             result.mels.append(trim_silent_tail(mel))
             n_in = len(seqs[start + i])

@@ -2,6 +2,7 @@
 residual LSTM decoder emitting r frames per step, CBHG postnet. State-dict compatible with RTVC's
 `synthesizer.pt`.
 """
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import torch
@@ -250,43 +251,52 @@ class Tacotron(nn.Module):
         mel_out = torch.cat(outs, dim=2)
         return mel_out, self.postnet_mel(mel_out), torch.stack(attn, 1), torch.stack(stops, 1)
 
+    @contextmanager
+    def evaluating(self):
+        """Eval mode (no zoneout, BatchNorm on running stats) for the block, then the caller's mode again."""
+        was_training = self.training
+        self.eval()
+        try:
+            yield self
+        finally:
+            self.train(was_training)
+
     def _encode_each(self, chars, speaker_embedding, lengths):
         """Each item encoded at its own length: padding never reaches the CBHG's convolutions or GRUs."""
-        out = None
-        for i, n in enumerate(lengths.tolist()):
-            seq = self.encoder(chars[i:i + 1, :n], speaker_embedding[i:i + 1])
-            if out is None:
-                out = seq.new_zeros(chars.size(0), chars.size(1), seq.size(2))
-            out[i, :n] = seq[0]
-        return out
+        seqs = [self.encoder(chars[i:i + 1, :n], speaker_embedding[i:i + 1])[0] for i, n in enumerate(lengths)]
+        return nn.utils.rnn.pad_sequence(seqs, batch_first=True)
 
     @torch.no_grad()
-    def generate(self, chars, speaker_embedding, steps: int = 2000, lengths=None):
-        """Free-running: stops when every item's stop probability > 0.5 past frame 10, or at `steps` frames.
+    def decode(self, chars, speaker_embedding, steps: int = 2000, lengths=None):
+        """Free-running decoder -> (frames (B, 80, T), attention (B, steps, T_in), stop logits (B, steps)).
+        Stops when every item's stop probability > 0.5 past frame 10, or at `steps` frames.
 
         RTVC encodes the padded batch and lets padding take attention weight, so an item's frames depend on
         its batch-mates (the shorter ones slur). Given `lengths`, each item is encoded alone and attends
-        only to its own characters: its decoder frames and attention are the ones it would get in a batch of
-        one. The returned postnet still runs over the whole batch; `postnet_mel` on an item's own frames
-        (cut at its stop) completes what it would get alone."""
-        was_training = self.training
-        self.eval()
-        if lengths is None:
-            encoder_seq = self.encoder(chars, speaker_embedding)
-        else:
-            encoder_seq = self._encode_each(chars, speaker_embedding, lengths)
-        encoder_seq_proj = self.encoder_proj(encoder_seq)
-        state = self._initial_state(encoder_seq)
-        prev = encoder_seq.new_zeros(chars.size(0), self.cfg.n_mels)
-        outs, attn, stops = [], [], []
-        for t in range(0, steps, self.r):
-            frames, scores, stop, state = self.decoder(encoder_seq, encoder_seq_proj, prev, state, chars,
-                                                       hide_padding=lengths is not None)
-            prev = frames[:, :, -1]
-            outs.append(frames), attn.append(scores), stops.append(stop)
-            if bool((torch.sigmoid(stop) > 0.5).all()) and t > 10:
-                break
-        mel_out = torch.cat(outs, dim=2)
-        postnet = self.postnet_mel(mel_out)
-        self.train(was_training)
-        return mel_out, postnet, torch.stack(attn, 1), torch.stack(stops, 1)
+        only to its own characters: its frames and attention are the ones it would get in a batch of one
+        (`postnet_mel` on its own frames, cut at its stop, keeps that for the postnet)."""
+        with self.evaluating():
+            if lengths is None:
+                encoder_seq = self.encoder(chars, speaker_embedding)
+            else:
+                encoder_seq = self._encode_each(chars, speaker_embedding, lengths)
+            encoder_seq_proj = self.encoder_proj(encoder_seq)
+            state = self._initial_state(encoder_seq)
+            prev = encoder_seq.new_zeros(chars.size(0), self.cfg.n_mels)
+            outs, attn, stops = [], [], []
+            for t in range(0, steps, self.r):
+                frames, scores, stop, state = self.decoder(encoder_seq, encoder_seq_proj, prev, state, chars,
+                                                           hide_padding=lengths is not None)
+                prev = frames[:, :, -1]
+                outs.append(frames), attn.append(scores), stops.append(stop)
+                if bool((torch.sigmoid(stop) > 0.5).all()) and t > 10:
+                    break
+        return torch.cat(outs, dim=2), torch.stack(attn, 1), torch.stack(stops, 1)
+
+    @torch.no_grad()
+    def generate(self, chars, speaker_embedding, steps: int = 2000):
+        """RTVC's generate: `decode` on the padded batch, then the postnet over the whole batch.
+        -> (mel (B, 80, T), postnet (B, 80, T), attention, stop logits)."""
+        mel_out, attention, stops = self.decode(chars, speaker_embedding, steps)
+        with self.evaluating():
+            return mel_out, self.postnet_mel(mel_out), attention, stops
