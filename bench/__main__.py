@@ -16,8 +16,8 @@ def main(argv=None):
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--out", type=Path, default=ROOT / "bench" / "RESULTS.md")
     args = ap.parse_args(argv)
-    parts = [f"# voxclone benchmarks\n\nMeasured {datetime.date.today()} on {machine()}.\n"
-             "Every figure is a ratio or a time measured side by side in the same run.\n"]
+    parts = [(f"# voxclone benchmarks\n\nMeasured {datetime.date.today()} on {machine()}.\n"
+              "Every figure is a ratio or a time measured side by side in the same run.\n")]
 
     def section(title, body, note=""):
         text = f"## {title}\n\n{note}\n\n{body}\n" if note else f"## {title}\n\n{body}\n"

@@ -10,7 +10,7 @@ SYMBOL_TO_ID = {s: i for i, s in enumerate(SYMBOLS)}
 EOS_ID = SYMBOL_TO_ID[EOS]
 
 _inflect = inflect.engine()
-_ABBREVIATIONS = [(re.compile(r"\b%s\." % short, re.IGNORECASE), full) for short, full in [
+_ABBREVIATIONS = [(re.compile(rf"\b{short}\.", re.IGNORECASE), full) for short, full in [
     ("mrs", "misess"), ("mr", "mister"), ("dr", "doctor"), ("st", "saint"), ("co", "company"),
     ("jr", "junior"), ("maj", "major"), ("gen", "general"), ("drs", "doctors"), ("rev", "reverend"),
     ("lt", "lieutenant"), ("hon", "honorable"), ("sgt", "sergeant"), ("capt", "captain"),

@@ -227,12 +227,14 @@ class Tacotron(nn.Module):
         """Decoder frames (B, 80, T) -> postnet frames (B, 80, T)."""
         return self.post_proj(self.postnet(mel)).transpose(1, 2)
 
-    def forward(self, chars, mels, speaker_embedding, own_input_rate: float = 0.0):
+    def forward(self, chars, mels, speaker_embedding, own_input_rate: float = 0.0, hide_padding: bool = False):
         """Teacher-forced: -> (mel (B,80,T), postnet (B,80,T), attention (B,steps,T_in), stop logits (B,steps)).
 
         With `own_input_rate` > 0 each item's decoder step is fed, with that probability, the model's own
         previous frame instead of the true one (scheduled sampling): a small model trained only on true
-        frames leans on them and drifts into mush when it must read its own at inference."""
+        frames leans on them and drifts into mush when it must read its own at inference.
+        `hide_padding` gives padding no attention weight, as per-item synthesis (`decode` with lengths) does;
+        the default keeps RTVC's training behaviour."""
         if self.training:
             self.step += 1
         encoder_seq = self.encoder(chars, speaker_embedding)
@@ -246,7 +248,8 @@ class Tacotron(nn.Module):
                 if own_input_rate > 0:
                     own = torch.rand(prev.size(0), 1, device=prev.device) < own_input_rate
                     prev = torch.where(own, outs[-1][:, :, -1].detach(), prev)
-            frames, scores, stop, state = self.decoder(encoder_seq, encoder_seq_proj, prev, state, chars)
+            frames, scores, stop, state = self.decoder(encoder_seq, encoder_seq_proj, prev, state, chars,
+                                                       hide_padding)
             outs.append(frames), attn.append(scores), stops.append(stop)
         mel_out = torch.cat(outs, dim=2)
         return mel_out, self.postnet_mel(mel_out), torch.stack(attn, 1), torch.stack(stops, 1)

@@ -15,7 +15,7 @@ from synthesizer_svc.model import Tacotron, TacotronConfig
 from vocoder_svc.inference import load_vocoder
 from vocoder_svc.model import WaveRNN, WaveRNNConfig, classes_to_wave, fold_with_overlap, xfade_and_unfold
 
-TOL = dict(atol=1e-4, rtol=1e-4)
+TOL = {"atol": 1e-4, "rtol": 1e-4}
 
 
 def manifest_rows(model):

@@ -6,6 +6,7 @@ import json
 import signal
 import threading
 import time
+from typing import ClassVar
 
 import httpx
 import pytest
@@ -17,7 +18,7 @@ SECRET = "webhook-secret"
 
 
 class Receiver(http.server.BaseHTTPRequestHandler):
-    calls: list = []
+    calls: ClassVar[list] = []
 
     def do_POST(self):
         body = self.rfile.read(int(self.headers["content-length"]))

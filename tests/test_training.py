@@ -114,3 +114,18 @@ def test_scheduled_sampling_feeds_the_decoder_its_own_frames(rate, same):
         outs.append(model(chars, targets, emb, own_input_rate=rate)[0])
     # Fed only its own frames, the decoder never sees the targets (only their length).
     assert torch.equal(outs[0], outs[1]) == same
+
+
+@pytest.mark.parametrize("hide, padding_weight_is_zero", [(True, True), (False, False)])
+def test_teacher_forced_attention_can_hide_padding_as_synthesis_does(hide, padding_weight_is_zero):
+    import torch
+
+    from synthesizer_svc.model import Tacotron, TacotronConfig
+    torch.manual_seed(0)
+    model = Tacotron(TacotronConfig(embed_dims=16, encoder_dims=16, decoder_dims=16, postnet_dims=16, lstm_dims=32))
+    chars = torch.randint(1, 60, (2, 12))
+    chars[1, 7:] = 0  # the second item is 7 characters, padded to 12
+    attention = model(chars, torch.randn(2, 80, 10), torch.randn(2, 256), hide_padding=hide)[2]
+    padding_weight = attention[1, :, 7:]
+    assert bool((padding_weight == 0).all()) == padding_weight_is_zero
+    torch.testing.assert_close(attention.sum(-1), torch.ones(2, attention.size(1)))

@@ -37,9 +37,9 @@ def guided_attention_loss(attn: torch.Tensor, n_in: torch.Tensor, n_steps: torch
     return (attn * w * valid_step).sum() / (valid_step.sum() * 1.0)
 
 
-def losses(model, batch, device, ga_weight, own_input_rate=0.0):
+def losses(model, batch, device, ga_weight, own_input_rate=0.0, hide_padding=False):
     chars, mel, emb, n_in, n_frames = (t.to(device) for t in batch)
-    mel_out, post_out, attn, stop_logits = model(chars, mel, emb, own_input_rate)
+    mel_out, post_out, attn, stop_logits = model(chars, mel, emb, own_input_rate, hide_padding)
     r = model.r
     steps = stop_logits.size(1)
     # Step s is 'stop' once its last frame reaches the utterance end.
@@ -69,6 +69,9 @@ def main(argv=None):
                     help="scheduled sampling: share of decoder steps fed the model's own previous frame")
     ap.add_argument("--own-input-after", type=int, default=2000,
                     help="step from which --own-input ramps in (over 500 steps), once attention has aligned")
+    ap.add_argument("--hide-padding", action=argparse.BooleanOptionalAction, default=True,
+                    help="attention gives padding no weight, as synthesis does (--no-hide-padding: RTVC's "
+                         "training, where padding scores are zeroed and still take some weight)")
     args = ap.parse_args(argv)
 
     def training_examples():
@@ -91,7 +94,8 @@ def main(argv=None):
                 group["lr"] = lr
             ga_weight = args.ga_weight * max(0.1, math.exp(-step / 8000))
             own_rate = args.own_input * min(1.0, max(0, step - args.own_input_after) / 500)
-            total, parts = losses(model, collate(batch, model.r), run.device, ga_weight, own_rate)
+            total, parts = losses(model, collate(batch, model.r), run.device, ga_weight, own_rate,
+                                  args.hide_padding)
             run.opt.zero_grad()
             total.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
