@@ -22,19 +22,20 @@ def run(reference_wav: str, repeats: int = 5) -> list[dict]:
 
     def synth(texts, embeddings, **kw):
         return synthesize(model, texts, embeddings, seed=0, max_frames=600, **kw)
+    default = "one batch, each item alone (default)"
     ways = {
-        "one batch, each item alone (default)": lambda: synth(SENTENCES, emb),
+        default: lambda: synth(SENTENCES, emb),
         "one batch, RTVC padding": lambda: synth(SENTENCES, emb, rtvc_padding=True),
         "one sentence at a time": lambda: [synth([s], emb[i:i + 1]) for i, s in enumerate(SENTENCES)],
     }
-    ways["one batch, each item alone (default)"]()  # warm-up
+    ways[default]()  # warm-up
     times = {k: [] for k in ways}
     for _ in range(repeats):  # interleaved, so drift hits every way alike
         for k, f in ways.items():
             start = time.perf_counter()
             f()
             times[k].append(time.perf_counter() - start)
-    base = np.median(times["one batch, each item alone (default)"])
+    base = np.median(times[default])
     return [{"8 sentences": k, "median s": f"{np.median(v):.2f}", "vs default": f"{np.median(v) / base:.2f}x"}
             for k, v in times.items()]
 

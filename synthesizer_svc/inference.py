@@ -57,13 +57,13 @@ def synthesize(model: Tacotron, texts: list[str], embeddings: np.ndarray, max_fr
     seqs = [text_to_sequence(t.strip()) for t in texts]
     result = SynthResult([], [], [])
     for start in range(0, len(seqs), batch_size):
-        chars = pad_sequences(seqs[start:start + batch_size])
+        batch = seqs[start:start + batch_size]
+        chars = pad_sequences(batch)
         spk = torch.from_numpy(embeddings[start:start + batch_size])
         if rtvc_padding:
             _, postnet, attention, stop_logits = model.generate(chars, spk, steps=max_frames)
         else:
-            lengths = [len(s) for s in seqs[start:start + batch_size]]
-            frames, attention, stop_logits = model.decode(chars, spk, steps=max_frames, lengths=lengths)
+            frames, attention, stop_logits = model.decode(chars, spk, steps=max_frames, lengths=list(map(len, batch)))
         r = model.r
         fired = torch.sigmoid(stop_logits) > 0.5
         fired[:, : 10 // r + 1] = False  # the stop rule ignores steps whose frame index t <= 10
@@ -77,8 +77,7 @@ def synthesize(model: Tacotron, texts: list[str], embeddings: np.ndarray, max_fr
                     mel = model.postnet_mel(frames[i:i + 1, :, : steps * r])[0]
             mel = mel.numpy().astype(np.float32)
             result.mels.append(trim_silent_tail(mel))
-            n_in = len(seqs[start + i])
-            result.alignments.append(attention[i, :steps, :n_in].numpy())
+            result.alignments.append(attention[i, :steps, :len(batch[i])].numpy())
             result.stopped.append(bool(len(hits)))
     return result
 
