@@ -61,7 +61,9 @@ def learning_rate(base: float, step: int) -> float:
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_run_args(ap, run="runs/synth", lr=1e-3, save_every=200)
-    ap.add_argument("--r", type=int, default=5, help="frames per decoder step (RTVC trains 2; 5 is 2.5x cheaper)")
+    ap.add_argument("--r", type=int,
+                    help="frames per decoder step: 5 for a fresh model (2.5x cheaper than RTVC's 2); given with "
+                         "--init or a run to resume, switches that model's r (as RTVC's schedule lowers it)")
     ap.add_argument("--max-frames", type=int, default=500, help="skip longer utterances (CPU time)")
     ap.add_argument("--ga-weight", type=float, default=2.0,
                     help="guided-attention weight at step 0 (decays to a tenth of it)")
@@ -81,8 +83,8 @@ def main(argv=None):
     examples = training_examples()
     run = Run(args, Tacotron, TacotronConfig, SMALL, desc="synth")
     model = run.model
-    if run.fresh:
-        model.r = args.r
+    if args.r or run.fresh:
+        model.r = args.r or 5
     print(f"{len(examples)} training utterances, {len({e.speaker for e in examples})} speakers, "
           f"step {run.step}, r={model.r}, {run.n_params}, {run.device}")
     rng = np.random.RandomState(args.seed + run.step)
