@@ -4,9 +4,9 @@ GPU machine whose upload is capped (64 MiB), and unpacks it there into the same 
     python -m training.pack pack data/prep_syn data/prep_so --share 0.3 --out .carry/prep.xz
     python -m training.pack unpack .carry/prep.xz --into data    # -> data/prep_syn, data/prep_so
 
-Mels are quantized to 8 bits over RTVC's symmetric range (a step of 8/255 = 0.031, a tenth of the
-synthesizer's L1 loss), delta-coded along time and lzma-compressed; embeddings travel as float16. The
-vocoder's audio labels are not packed.
+Mels are quantized to 8 bits over RTVC's symmetric range (a step of 8/255, a mean error of 0.008 against
+a training L1 loss above 0.4), delta-coded along time and lzma-compressed, about 58 bytes a frame;
+embeddings travel as float16. The vocoder's audio labels are not packed.
 """
 import argparse
 import csv
@@ -24,13 +24,12 @@ MEL_RANGE = 4.0  # RTVC's max_abs_value (common.audio.HP), not imported: unpacki
 
 
 def quantize(mel: np.ndarray) -> np.ndarray:
-    top = MEL_RANGE
-    return np.round((np.clip(mel, -top, top) + top) / (2 * top) * LEVELS).astype(np.uint8)
+    scaled = (np.clip(mel, -MEL_RANGE, MEL_RANGE) + MEL_RANGE) / (2 * MEL_RANGE)
+    return np.round(scaled * LEVELS).astype(np.uint8)
 
 
 def dequantize(q: np.ndarray) -> np.ndarray:
-    top = MEL_RANGE
-    return (q.astype(np.float32) / LEVELS * 2 * top - top).astype(np.float32)
+    return (q.astype(np.float32) / LEVELS * 2 * MEL_RANGE - MEL_RANGE).astype(np.float32)
 
 
 def pack(roots: list[str], out: Path, max_frames: int, share: float, seed: int) -> None:
@@ -41,7 +40,7 @@ def pack(roots: list[str], out: Path, max_frames: int, share: float, seed: int) 
         if not rows:
             continue
         mels = [quantize(e.mel()) for e in tqdm(rows, desc=f"pack {rows[0].root}", unit="utt")]
-        # Byte-wise differences along time (mod 256) are mostly near zero: lzma halves them again.
+        # Byte-wise differences along time (mod 256) pack 6% smaller than the levels themselves.
         deltas = [np.diff(m, axis=1, prepend=np.zeros((m.shape[0], 1), np.uint8)) for m in mels]
         packed[rows[0].root.name] = {
             "index": [(e.uid, e.speaker, e.text, e.n_frames, e.split) for e in rows],
@@ -57,7 +56,7 @@ def pack(roots: list[str], out: Path, max_frames: int, share: float, seed: int) 
 
 def unpack(path: Path, into: Path) -> None:
     with lzma.open(path, "rb") as f:
-        packed = pickle.load(f)  # noqa: S301 - our own file, made by `pack` above
+        packed = pickle.load(f)  # pickle runs code: unpack only files made by `pack`
     for name, part in packed.items():
         root = into / name
         for folder in ("mels", "embeds"):
