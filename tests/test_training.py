@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from common import audio
+from common.paths import DEFAULT_SYNTHESIZER
 from synthesizer_svc.inference import load_synthesizer, synthesize
 from tests.conftest import DATA, ROOT
 from training.preprocess import clean_wav
@@ -102,15 +103,15 @@ def test_synthesizer_training_lowers_the_loss_and_exports_weights_the_synthesize
 def test_pack_carries_the_training_split_to_another_folder_within_half_a_quantization_step(prep, tmp_path):
     _, out = prep
     packed = tmp_path / "prep.xz"
-    run_cli("training.pack", "pack", str(out), "--out", str(packed))
+    run_cli("training.pack", "pack", f"{out}:3", "--out", str(packed))  # a mix's repeat packs each utterance once
     run_cli("training.pack", "unpack", str(packed), "--into", str(tmp_path / "data"))
     back = tmp_path / "data" / out.name
+    step = 2 * audio.HP.max_abs_value / 255
     assert (back / "index.tsv").read_text() == (out / "index.tsv").read_text()
     for row in csv.reader((out / "index.tsv").read_text().splitlines(), delimiter="\t"):
         uid = row[0]
         mel, mel_back = (np.load(root / "mels" / f"{uid}.npy") for root in (out, back))
         emb, emb_back = (np.load(root / "embeds" / f"{uid}.npy") for root in (out, back))
-        step = 2 * audio.HP.max_abs_value / 255
         assert mel_back.shape == mel.shape and np.abs(mel_back - mel).max() <= step / 2 + 1e-5
         assert np.abs(emb_back - emb).max() < 1e-3
     assert packed.stat().st_size < 0.2 * sum(f.stat().st_size for f in (out / "mels").glob("*.npy"))
@@ -118,17 +119,15 @@ def test_pack_carries_the_training_split_to_another_folder_within_half_a_quantiz
 
 def test_synthesizer_training_switches_r_of_the_weights_it_starts_from(prep, tmp_path):
     _, out = prep
-    start = tmp_path / "r5"
-    run_cli("training.train_synthesizer", "--data", str(out), "--run", str(start), "--batch", "2", "--steps", "2",
-            "--export", str(start / "synthesizer.pt"))
-    assert load_synthesizer(str(start / "synthesizer.pt")).r == 5
-    tuned = tmp_path / "r2"
-    log = run_cli("training.train_synthesizer", "--data", str(out), "--run", str(tuned), "--batch", "2",
-                  "--steps", "4", "--init", str(start / "synthesizer.pt"), "--r", "2",
-                  "--export", str(tuned / "synthesizer.pt"))
-    assert "step 2, r=2" in log
-    model = load_synthesizer(str(tuned / "synthesizer.pt"))
-    assert model.r == 2 and int(model.step) == 4
+    start = load_synthesizer(str(DEFAULT_SYNTHESIZER))
+    assert start.r != 3
+    run = tmp_path / "r3"
+    log = run_cli("training.train_synthesizer", "--data", str(out), "--run", str(run), "--batch", "2",
+                  "--steps", str(int(start.step) + 2), "--init", str(DEFAULT_SYNTHESIZER), "--r", "3",
+                  "--export", str(run / "synthesizer.pt"))
+    assert f"step {int(start.step)}, r=3" in log
+    model = load_synthesizer(str(run / "synthesizer.pt"))
+    assert model.r == 3 and int(model.step) == int(start.step) + 2
 
 
 @pytest.mark.parametrize("rate, same", [(1.0, True), (0.0, False)])

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from training.data import load_index
+from training.data import load_index, parse_root
 
 LEVELS = 255
 MEL_RANGE = 4.0  # RTVC's max_abs_value (common.audio.HP), not imported: unpacking then needs no librosa
@@ -29,13 +29,14 @@ def quantize(mel: np.ndarray) -> np.ndarray:
 
 
 def dequantize(q: np.ndarray) -> np.ndarray:
-    return (q.astype(np.float32) / LEVELS * 2 * MEL_RANGE - MEL_RANGE).astype(np.float32)
+    return q.astype(np.float32) / LEVELS * 2 * MEL_RANGE - MEL_RANGE
 
 
 def pack(roots: list[str], out: Path, max_frames: int, share: float, seed: int) -> None:
     packed, rng = {}, np.random.RandomState(seed)
     for spec in roots:
-        rows = [e for e in load_index([spec]) if e.split == "train" and e.n_frames <= max_frames]
+        root, _repeat = parse_root(spec)  # a training mix's 'root:N' would pack every utterance N times
+        rows = [e for e in load_index([root]) if e.split == "train" and e.n_frames <= max_frames]
         rows = [e for e in rows if rng.random_sample() < share]
         if not rows:
             continue
