@@ -1,4 +1,4 @@
-"""Audio files in and out: any rate, wav/flac/ogg/mp3 via libsndfile; everything else gets a clear 4xx."""
+"""Waveform checks, resampling and writing audio files (decoding uploads is common.audio_decode's job)."""
 import io
 
 import librosa
@@ -11,6 +11,12 @@ SAMPLE_RATE = 16000
 FORMATS = {"wav": ("WAV", "PCM_16", "audio/wav"), "flac": ("FLAC", "PCM_16", "audio/flac"),
            "ogg": ("OGG", "VORBIS", "audio/ogg"), "mp3": ("MP3", "MPEG_LAYER_III", "audio/mpeg")}
 MIN_RATE, MAX_RATE = 4000, 192000
+# Below one step of 16-bit audio nothing is audible, and the encoder's volume normalisation would need a gain
+# past float32's range (a wav at 1e-30 came back as 256 NaNs, issue 27).
+MIN_PEAK = 2.0 ** -15
+# Samples belong in [-1, 1]; int16-scaled floats still pass. Far beyond that the encoder's power mel
+# overflows float32 (a wav times 1e30 came back as 256 NaNs).
+MAX_PEAK = 2.0 ** 15
 
 
 def check_waveform(wav: np.ndarray, sample_rate: int, max_seconds: float, name: str = "audio") -> np.ndarray:
@@ -25,8 +31,13 @@ def check_waveform(wav: np.ndarray, sample_rate: int, max_seconds: float, name: 
         raise APIError(413, "audio_too_long", f"{name}: {seconds:.1f} s is longer than the {max_seconds:g} s limit")
     if seconds < 0.1:
         raise bad_request(f"{name}: {seconds * 1000:.0f} ms is too short (need at least 0.1 s)")
-    if float(np.max(np.abs(wav))) == 0.0:
+    peak = float(np.max(np.abs(wav)))
+    if peak == 0.0:
         raise bad_request(f"{name}: is silent (all zeros)")
+    if peak < MIN_PEAK:
+        raise bad_request(f"{name}: is silent (peak {peak:.3g} is below 16-bit resolution, {MIN_PEAK:.3g})")
+    if peak > MAX_PEAK:
+        raise bad_request(f"{name}: peak {peak:.3g} is out of range (samples belong in [-1, 1])")
     return wav
 
 
@@ -34,23 +45,6 @@ def to_16k(wav: np.ndarray, sample_rate: int) -> np.ndarray:
     if sample_rate == SAMPLE_RATE:
         return wav.astype(np.float32)
     return librosa.resample(wav.astype(np.float32), orig_sr=sample_rate, target_sr=SAMPLE_RATE)
-
-
-def read_audio_bytes(data: bytes, max_seconds: float, name: str = "audio") -> np.ndarray:
-    """Decode an uploaded file to 16 kHz mono float32."""
-    if not data:
-        raise bad_request(f"{name}: the uploaded file is empty")
-    try:
-        with sf.SoundFile(io.BytesIO(data)) as f:
-            rate = f.samplerate
-            if f.frames > max_seconds * rate * 1.01 + rate:
-                raise APIError(413, "audio_too_long",
-                               f"{name}: {f.frames / rate:.1f} s is longer than the {max_seconds:g} s limit")
-            wav = f.read(dtype="float32", always_2d=True)
-    except (sf.LibsndfileError, RuntimeError, TypeError):
-        raise APIError(415, "unsupported_audio", f"{name}: not a readable audio file (wav, flac, ogg or mp3)") from None
-    wav = wav.mean(axis=1)
-    return to_16k(check_waveform(wav, rate, max_seconds, name), rate)
 
 
 def write_audio_bytes(wav: np.ndarray, fmt: str = "wav", sample_rate: int = SAMPLE_RATE) -> tuple[bytes, str]:

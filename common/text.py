@@ -21,6 +21,11 @@ _POUNDS = re.compile(r"£([0-9,]*[0-9]+)")
 _DOLLARS = re.compile(r"\$([0-9.,]*[0-9]+)")
 _ORDINAL = re.compile(r"[0-9]+(st|nd|rd|th)")
 _NUMBER = re.compile(r"[0-9]+")
+# inflect names numbers up to 36 digits (decillions) and raises past that; longer runs (ids, keys) are read
+# digit by digit, as a person would read them out.
+_LONG_NUMBER = re.compile(r"[0-9]{37,}")
+_DIGIT_WORDS = "zero one two three four five six seven eight nine".split()
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
 _WHITESPACE = re.compile(r"\s+")
 _CURLY = re.compile(r"(.*?)\{(.+?)\}(.*)")
 
@@ -58,11 +63,21 @@ def _number(m: re.Match) -> str:
 
 def normalize_numbers(text: str) -> str:
     text = _COMMA_NUMBER.sub(lambda m: m.group(1).replace(",", ""), text)
+    text = _LONG_NUMBER.sub(lambda m: " ".join(_DIGIT_WORDS[int(d)] for d in m.group(0)), text)
     text = _POUNDS.sub(r"\1 pounds", text)
     text = _DOLLARS.sub(_dollars, text)
     text = _DECIMAL.sub(lambda m: m.group(1).replace(".", " point "), text)
     text = _ORDINAL.sub(lambda m: _inflect.number_to_words(m.group(0)), text)
     return _NUMBER.sub(_number, text)
+
+
+def unspeakable_reason(text: str) -> str | None:
+    """Why a text cannot be synthesized (or echoed back in JSON), or None when it can."""
+    if m := _SURROGATE.search(text):
+        return f"contains an unpaired surrogate U+{ord(m.group(0)):04X} (not valid Unicode)"
+    if not any(c.isalnum() for c in text):
+        return "has nothing to speak"
+    return None
 
 
 def english_cleaners(text: str) -> str:

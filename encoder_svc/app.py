@@ -1,11 +1,14 @@
 """Speaker encoder service: audio -> 256-d unit-norm speaker embedding."""
+import os
 import time
 from dataclasses import asdict
 
 import numpy as np
 from fastapi import FastAPI, Request
+from pydantic import Field
 
-from common.audio_io import check_waveform, read_audio_bytes, to_16k
+from common.audio_decode import DecodeLimits, read_audio_upload
+from common.audio_io import check_waveform, to_16k
 from common.checkpoints import file_sha256
 from common.config import ServiceSettings
 from common.errors import APIError, parse_body
@@ -19,6 +22,11 @@ from encoder_svc.schemas import EmbedRequest, EmbedResponse, SeedInferenceReques
 class EncoderSettings(ServiceSettings):
     port: int = 8001
     encoder_checkpoint: str = ""
+    max_audio_channels: int = Field(8, description="uploads with more channels are refused before decoding")
+    max_decoded_samples: int = Field(64_000_000, description="frames x channels an upload may decode to")
+
+    def decode_limits(self) -> DecodeLimits:
+        return DecodeLimits(self.max_audio_seconds, self.max_audio_channels, self.max_decoded_samples)
 
 
 async def _load(app: FastAPI) -> None:
@@ -27,7 +35,8 @@ async def _load(app: FastAPI) -> None:
     start = time.perf_counter()
     app.state.model = await run_model(load_encoder, path)
     MODEL_LOAD.labels("encoder", "ge2e").set(time.perf_counter() - start)
-    app.state.info = {"model": "ge2e-speaker-encoder", "checkpoint": path, "sha256": file_sha256(path),
+    app.state.info = {"model": "ge2e-speaker-encoder", "checkpoint": os.path.basename(path),
+                      "sha256": file_sha256(path),
                       "hparams": asdict(app.state.model.cfg), "sample_rate": 16000}
 
 
@@ -61,7 +70,7 @@ def create(settings: EncoderSettings | None = None) -> FastAPI:
             upload = form.get("file")
             if upload is None or isinstance(upload, str):
                 raise APIError(422, "invalid_request", "multipart body needs an audio `file` field")
-            wav, rate = read_audio_bytes(await upload.read(), settings.max_audio_seconds, "file"), 16000
+            wav, rate = await read_audio_upload(await upload.read(), settings.decode_limits(), "file"), 16000
             opts = {k: str(form.get(k, d)).lower() in ("1", "true", "yes")
                     for k, d in (("preprocess", True), ("return_partials", False), ("compact", False))}
         else:

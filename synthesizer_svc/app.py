@@ -14,7 +14,7 @@ from common.errors import APIError, bad_request
 from common.metrics import MODEL_LOAD, STAGE_LATENCY
 from common.paths import DEFAULT_SYNTHESIZER
 from common.service import create_app, run_model
-from common.text import split_sentences
+from common.text import split_sentences, unspeakable_reason
 from common.wire import decode_array, encode_array
 from synthesizer_svc.inference import load_synthesizer, synthesize_texts
 from synthesizer_svc.schemas import (
@@ -44,7 +44,8 @@ async def _load(app: FastAPI) -> None:
     start = time.perf_counter()
     app.state.model = await run_model(load_synthesizer, path)
     MODEL_LOAD.labels("synthesizer", "tacotron").set(time.perf_counter() - start)
-    app.state.info = {"model": "tacotron-sv2tts", "checkpoint": path, "sha256": file_sha256(path),
+    # The file's name and checksum, never its path: /v1/info must not map the server's file system.
+    app.state.info = {"model": "tacotron-sv2tts", "checkpoint": os.path.basename(path), "sha256": file_sha256(path),
                       "hparams": asdict(app.state.model.cfg), "r": app.state.model.r,
                       "step": int(app.state.model.step), "sample_rate": 16000, "hop_length": 200}
     app.state.batcher = MicroBatcher("synthesizer", lambda max_frames, items: run_batch(app, max_frames, items),
@@ -61,8 +62,8 @@ def validate_inputs(settings: SynthesizerSettings, texts: list[str], embeddings:
         if len(t) > settings.max_text_chars:
             raise APIError(413, "text_too_long",
                            f"text[{i}]: {len(t)} characters exceed the {settings.max_text_chars} limit")
-        if not any(c.isalnum() for c in t):
-            raise bad_request(f"text[{i}]: has nothing to speak")
+        if reason := unspeakable_reason(t):
+            raise bad_request(f"text[{i}]: {reason}")
     if embeddings.shape[-1] != emb_size:
         raise bad_request(f"embedding: expected {emb_size} values per speaker, got {embeddings.shape[-1]}")
     if embeddings.ndim == 2 and embeddings.shape[0] not in (1, len(texts)):

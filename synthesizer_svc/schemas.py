@@ -1,6 +1,6 @@
 from pydantic import BaseModel, Field
 
-from common.wire import ArrayIn
+from common.wire import SEED_MAX, ArrayIn
 
 
 class SynthesizeRequest(BaseModel):
@@ -8,7 +8,7 @@ class SynthesizeRequest(BaseModel):
     embedding: ArrayIn = Field(description="speaker embedding (256,) for all texts, or one per text (N, 256)")
     return_alignments: bool = False
     compact: bool = Field(False, description="return arrays in the compact base64 form")
-    seed: int | None = Field(None, description="fix the pre-net dropout noise for repeatable output")
+    seed: int | None = Field(None, ge=0, le=SEED_MAX, description="fix the pre-net dropout noise for repeatable output")
     max_frames: int | None = Field(None, ge=10, description="frame cap per sentence (default: service setting)")
 
 

@@ -89,11 +89,11 @@ def test_wavernn_backend_matches_library_call(wavernn_url, mel):
     np.testing.assert_allclose(r.json()["wav"], expected, atol=1e-5)
 
 
-def test_wavernn_without_weights_is_a_clear_503(urls, mel):
+def test_wavernn_without_weights_is_a_clear_409(urls, mel):
     if httpx.get(urls["vocoder"] + "/v1/info").json()["backends"] != ["griffinlim"]:
         pytest.skip("default vocoder ships WaveRNN weights")
     r = httpx.post(urls["vocoder"] + "/v1/vocode", json={"mel": mel[:, :20].tolist(), "backend": "wavernn"})
-    assert r.status_code == 503 and "VOCODER_CHECKPOINT" in r.json()["error"]["message"]
+    assert r.status_code == 409 and "VOCODER_CHECKPOINT" in r.json()["error"]["message"]
 
 
 def test_concurrent_wavernn_requests_share_one_sampling_loop(wavernn_url, mel):

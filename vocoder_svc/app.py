@@ -45,7 +45,7 @@ async def _load(app: FastAPI) -> None:
         start = time.perf_counter()
         app.state.model = await run_model(load_vocoder, path)
         MODEL_LOAD.labels("vocoder", "wavernn").set(time.perf_counter() - start)
-        info = {"model": "wavernn-raw9", "checkpoint": path, "sha256": file_sha256(path),
+        info = {"model": "wavernn-raw9", "checkpoint": os.path.basename(path), "sha256": file_sha256(path),
                 "hparams": asdict(app.state.model.cfg), "backends": ["wavernn", "griffinlim"]}
     elif settings.default_backend == "wavernn":
         raise RuntimeError(f"vocoder checkpoint not found: {path} (set VOCODER_CHECKPOINT)")
@@ -77,8 +77,9 @@ def run_vocoder(app: FastAPI, mel: np.ndarray, backend: str, seed: int | None) -
         wav = vocode_griffinlim(mel, seed=seed, n_iter=settings.griffin_lim_iters)
     else:
         if app.state.model is None:
-            raise APIError(503, "backend_unavailable", "wavernn: no WaveRNN weights are configured "
-                                                       "(set VOCODER_CHECKPOINT); use backend=griffinlim")
+            # 409, not 503: retrying cannot help, this server has no WaveRNN until its operator adds weights.
+            raise APIError(409, "backend_unavailable", "wavernn: no WaveRNN weights are configured on this "
+                                                       "server (VOCODER_CHECKPOINT); use backend=griffinlim")
         # WaveRNN always runs on the one model thread (run_model): seeded draws from torch's global RNG
         # never interleave with another call's.
         if seed is not None:

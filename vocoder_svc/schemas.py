@@ -2,7 +2,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from common.wire import ArrayIn
+from common.wire import SEED_MAX, ArrayIn
 
 
 class VocodeRequest(BaseModel):
@@ -11,7 +11,8 @@ class VocodeRequest(BaseModel):
     sample_rate: int = Field(16000, description="rate the mel was made at; only 16000 is supported")
     compact: bool = False
     format: Literal["wav", "flac", "ogg", "mp3"] = Field("wav", description="for audio responses (Accept: audio/*)")
-    seed: int | None = Field(0, description="Griffin-Lim phase seed / WaveRNN sampling seed (null: random)")
+    seed: int | None = Field(0, ge=0, le=SEED_MAX,
+                             description="Griffin-Lim phase seed / WaveRNN sampling seed (null: random)")
 
 
 class VocodeResponse(BaseModel):
