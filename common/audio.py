@@ -84,14 +84,17 @@ def melspectrogram(wav: np.ndarray, hp: AudioParams = HP) -> np.ndarray:
 
 
 def griffin_lim(mel: np.ndarray, hp: AudioParams = HP, rng: np.random.RandomState | None = None,
-                n_iter: int | None = None) -> np.ndarray:
-    """Invert a normalised mel to a waveform. `rng` defaults to numpy's global RNG, as RTVC does."""
+                n_iter: int | None = None, check=None) -> np.ndarray:
+    """Invert a normalised mel to a waveform. `rng` defaults to numpy's global RNG, as RTVC does.
+    `check()`, when given, runs before every iteration and raises to abandon the work (common.cancel)."""
     db = denormalize(mel, hp) + hp.ref_level_db
     S = np.maximum(1e-10, np.dot(inv_mel_basis(hp), db_to_amp(db))) ** hp.power
     rand = (rng or np.random).rand(*S.shape)
     S = np.abs(S).astype(np.complex128)
     y = istft(S * np.exp(2j * np.pi * rand), hp)
     for _ in range(hp.griffin_lim_iters if n_iter is None else n_iter):
+        if check is not None:
+            check()
         y = istft(S * np.exp(1j * np.angle(stft(y, hp))), hp)
     return inv_preemphasis(y, hp.preemphasis)
 

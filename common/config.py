@@ -16,6 +16,8 @@ class ServiceSettings(BaseSettings):
     max_audio_seconds: float = 120.0
     max_mel_frames: int = 20000
     rate_limit: str = Field("", description="per-key limit such as '60/minute'; empty disables")
+    compute_deadline_s: float = Field(300.0, description="model work per request is abandoned after this (504); "
+                                                         "0: no deadline")
     redis_url: str = ""
     torch_threads: int = 0
 

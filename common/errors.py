@@ -6,6 +6,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from common.cancel import WorkStopped
+
 log = logging.getLogger("voxclone.errors")
 
 
@@ -47,6 +49,10 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(APIError)
     async def _api_error(request: Request, exc: APIError):
         return error_response(request, exc.status, exc.code, exc.message, exc.headers)
+
+    @app.exception_handler(WorkStopped)
+    async def _stopped(request: Request, exc: WorkStopped):
+        return error_response(request, exc.status, exc.code, exc.reason)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError):

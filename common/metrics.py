@@ -9,5 +9,7 @@ STAGE_LATENCY = Histogram("voxclone_stage_seconds", "Time spent in a pipeline st
 MODEL_LOAD = Gauge("voxclone_model_load_seconds", "Model load time at start-up", ["service", "model"])
 IN_FLIGHT = Gauge("voxclone_in_flight_requests", "Requests being served", ["service"])
 QUEUE_DEPTH = Gauge("voxclone_queue_depth", "Jobs waiting in a queue", ["service", "queue"])
+WORK_STOPPED = Counter("voxclone_work_stopped_total", "Requests whose model work was abandoned mid-way",
+                       ["service", "reason"])
 BATCH_ITEMS = Histogram("voxclone_batch_items", "Requests served by one micro-batched model call", ["service"],
                         buckets=(1, 2, 3, 4, 6, 8, 12, 16, 32))

@@ -8,15 +8,16 @@ from fastapi import FastAPI, Request
 from pydantic import Field
 
 from common.batching import MicroBatcher
+from common.cancel import request_work
 from common.checkpoints import file_sha256
 from common.config import ServiceSettings
 from common.errors import APIError, bad_request
-from common.metrics import MODEL_LOAD, STAGE_LATENCY
+from common.metrics import MODEL_LOAD
 from common.paths import DEFAULT_SYNTHESIZER
 from common.service import create_app, run_model
-from common.text import split_sentences, unspeakable_reason
+from common.text import unspeakable_reason
 from common.wire import decode_array, encode_array
-from synthesizer_svc.inference import load_synthesizer, synthesize_texts
+from synthesizer_svc.inference import BATCH_SIZE, load_synthesizer
 from synthesizer_svc.schemas import (
     SeedInferenceRequest,
     SeedInferenceResponse,
@@ -24,6 +25,7 @@ from synthesizer_svc.schemas import (
     SynthesizeRequest,
     SynthesizeResponse,
 )
+from synthesizer_svc.work import run_batch, synthesize_request
 
 
 class SynthesizerSettings(ServiceSettings):
@@ -34,6 +36,8 @@ class SynthesizerSettings(ServiceSettings):
     sentence_chars: int = 200
     micro_batch_items: int = Field(8, description="unseeded concurrent requests synthesized in one batch (1: off)")
     micro_batch_window_ms: float = Field(2.0, description="how long a request waits for company when idle")
+    sentences_per_turn: int = Field(8, ge=1, description="sentences of one request per model call; a longer "
+                                                         "request takes turns with the others (synthesizer_svc.work)")
 
 
 async def _load(app: FastAPI) -> None:
@@ -48,9 +52,11 @@ async def _load(app: FastAPI) -> None:
     app.state.info = {"model": "tacotron-sv2tts", "checkpoint": os.path.basename(path), "sha256": file_sha256(path),
                       "hparams": asdict(app.state.model.cfg), "r": app.state.model.r,
                       "step": int(app.state.model.step), "sample_rate": 16000, "hop_length": 200}
+    # One call holds at most one synthesis batch (BATCH_SIZE sentences), so a request that joins it or waits
+    # behind it waits for one batch, not several.
     app.state.batcher = MicroBatcher("synthesizer", lambda max_frames, items: run_batch(app, max_frames, items),
                                      settings.micro_batch_items, settings.micro_batch_window_ms / 1000,
-                                     run_in=run_model)
+                                     run_in=run_model, weight=lambda item: len(item[0]), max_weight=BATCH_SIZE)
 
 
 def validate_inputs(settings: SynthesizerSettings, texts: list[str], embeddings: np.ndarray, emb_size: int):
@@ -71,37 +77,6 @@ def validate_inputs(settings: SynthesizerSettings, texts: list[str], embeddings:
     return np.broadcast_to(embeddings.reshape(-1, emb_size), (len(texts), emb_size)).copy()
 
 
-def run_synthesis(app: FastAPI, texts, embeddings, seed=None, max_frames=None):
-    settings: SynthesizerSettings = app.state.settings
-    # Always called on the one model thread (run_model), so a seeded call never interleaves with another
-    # call's draws from torch's global RNG (pre-net dropout stays on at inference).
-    start = time.perf_counter()
-    out = synthesize_texts(app.state.model, texts, embeddings,
-                           split=lambda t: split_sentences(t, settings.sentence_chars),
-                           max_frames=min(max_frames or settings.max_frames_per_sentence,
-                                          settings.max_frames_per_sentence), seed=seed)
-    STAGE_LATENCY.labels("synthesizer", "tacotron").observe(time.perf_counter() - start)
-    return out
-
-
-def run_batch(app: FastAPI, max_frames, items: list) -> list:
-    """Several requests' texts as one synthesis batch (RTVC batches a request's sentences the same way)."""
-    texts = [t for request_texts, _ in items for t in request_texts]
-    out = run_synthesis(app, texts, np.concatenate([emb for _, emb in items]), None, max_frames)
-    results, k = [], 0
-    for request_texts, _ in items:
-        results.append(out[k:k + len(request_texts)])
-        k += len(request_texts)
-    return results
-
-
-async def synthesize_request(app: FastAPI, texts, embeddings, seed=None, max_frames=None):
-    """Seeded requests run alone (reproducible); others may share a batch with concurrent requests."""
-    if seed is None and app.state.settings.micro_batch_items > 1:
-        return await app.state.batcher.submit(max_frames, (texts, embeddings))
-    return await run_model(run_synthesis, app, texts, embeddings, seed, max_frames)
-
-
 def create(settings: SynthesizerSettings | None = None) -> FastAPI:
     settings = settings or SynthesizerSettings()
     app = create_app("synthesizer", settings, load=_load,
@@ -116,7 +91,8 @@ def create(settings: SynthesizerSettings | None = None) -> FastAPI:
         texts = [body.text] if isinstance(body.text, str) else body.text
         emb = decode_array(body.embedding, "embedding", ndim=(1, 2))
         emb = validate_inputs(settings, texts, emb, request.app.state.model.cfg.speaker_embedding_size)
-        results = await synthesize_request(request.app, texts, emb, body.seed, body.max_frames)
+        async with request_work(request, settings.compute_deadline_s, "synthesizer") as token:
+            results = await synthesize_request(request.app, texts, emb, token, body.seed, body.max_frames)
         mels = []
         for mel, stopped, sentences, aligns in results:
             mels.append(SynthesizedMel(
@@ -129,7 +105,8 @@ def create(settings: SynthesizerSettings | None = None) -> FastAPI:
         """The seed projects' shape: `{embed, text}` -> `{spec}` (80 x T)."""
         emb = decode_array(body.embed, "embed", ndim=(1,))
         emb = validate_inputs(settings, [body.text], emb, request.app.state.model.cfg.speaker_embedding_size)
-        (mel, *_), = await synthesize_request(request.app, [body.text], emb)
+        async with request_work(request, settings.compute_deadline_s, "synthesizer") as token:
+            (mel, *_), = await synthesize_request(request.app, [body.text], emb, token)
         return SeedInferenceResponse(spec=mel.tolist())
 
     return app

@@ -42,7 +42,7 @@ def pad_sequences(seqs: list[list[int]]) -> torch.Tensor:
 @torch.no_grad()
 def synthesize(model: Tacotron, texts: list[str], embeddings: np.ndarray, max_frames: int = 2000,
                batch_size: int = BATCH_SIZE, seed: int | None = None, cut_at_stop: bool = True,
-               rtvc_padding: bool = False) -> SynthResult:
+               rtvc_padding: bool = False, check=None) -> SynthResult:
     """With `cut_at_stop`, each item ends where its own stop token fired (RTVC runs every item until the
     whole batch stops, which can append babble to short items); then trailing silent frames are trimmed
     as RTVC does.
@@ -50,7 +50,7 @@ def synthesize(model: Tacotron, texts: list[str], embeddings: np.ndarray, max_fr
     By default every item comes out as it would alone, whatever else shares its batch: its characters are
     encoded unpadded, padding gets no attention, and its postnet sees only its own frames. RTVC's batches
     let padding and batch-mates leak into each item, which costs the shorter sentences intelligibility;
-    `rtvc_padding` keeps that behaviour, frame for frame."""
+    `rtvc_padding` keeps that behaviour, frame for frame. `check` is `Tacotron.decode`'s."""
     if seed is not None:
         torch.manual_seed(seed)
     embeddings = np.asarray(embeddings, dtype=np.float32).reshape(len(texts), -1)
@@ -63,7 +63,8 @@ def synthesize(model: Tacotron, texts: list[str], embeddings: np.ndarray, max_fr
         if rtvc_padding:
             _, postnet, attention, stop_logits = model.generate(chars, spk, steps=max_frames)
         else:
-            frames, attention, stop_logits = model.decode(chars, spk, steps=max_frames, lengths=list(map(len, batch)))
+            frames, attention, stop_logits = model.decode(chars, spk, steps=max_frames, lengths=list(map(len, batch)),
+                                                          check=check)
         r = model.r
         fired = torch.sigmoid(stop_logits) > 0.5
         fired[:, : 10 // r + 1] = False  # the stop rule ignores steps whose frame index t <= 10
@@ -85,17 +86,16 @@ def synthesize(model: Tacotron, texts: list[str], embeddings: np.ndarray, max_fr
 SILENCE_FRAMES = 12  # 0.15 s between sentences, as RTVC's toolbox inserts
 
 
-def synthesize_texts(model: Tacotron, texts: list[str], embeddings: np.ndarray, split, max_frames: int,
-                     seed: int | None = None):
-    """Split each text into sentences, synthesize all sentences as one batch, rejoin per text.
+def plan_sentences(texts: list[str], split) -> list[list[str]]:
+    """Each text's sentences (a text that splits into nothing is spoken whole)."""
+    return [split(t) or [t.strip()] for t in texts]
 
-    Returns [(mel (80, T), stopped, sentences, alignments)] in input order."""
-    plan = [split(t) or [t.strip()] for t in texts]
-    flat = [s for sentences in plan for s in sentences]
-    flat_emb = np.concatenate([np.repeat(embeddings[i:i + 1], len(s), axis=0) for i, s in enumerate(plan)])
-    res = synthesize(model, flat, flat_emb, max_frames=max_frames, seed=seed)
+
+def join_sentences(plan: list[list[str]], res: SynthResult, n_mels: int):
+    """Per-sentence results (in plan order) -> [(mel (80, T), stopped, sentences, alignments)] per text,
+    sentences joined with RTVC's toolbox pause between them."""
     out, k = [], 0
-    gap = np.full((model.cfg.n_mels, SILENCE_FRAMES), -4.0, dtype=np.float32)
+    gap = np.full((n_mels, SILENCE_FRAMES), -4.0, dtype=np.float32)
     for sentences in plan:
         mels = res.mels[k:k + len(sentences)]
         joined = [m for mel in mels for m in (mel, gap)][:-1]
@@ -103,3 +103,15 @@ def synthesize_texts(model: Tacotron, texts: list[str], embeddings: np.ndarray, 
                     res.alignments[k:k + len(sentences)]))
         k += len(sentences)
     return out
+
+
+def synthesize_texts(model: Tacotron, texts: list[str], embeddings: np.ndarray, split, max_frames: int,
+                     seed: int | None = None):
+    """Split each text into sentences, synthesize all sentences as one batch, rejoin per text.
+
+    Returns [(mel (80, T), stopped, sentences, alignments)] in input order."""
+    plan = plan_sentences(texts, split)
+    flat = [s for sentences in plan for s in sentences]
+    flat_emb = np.concatenate([np.repeat(embeddings[i:i + 1], len(s), axis=0) for i, s in enumerate(plan)])
+    res = synthesize(model, flat, flat_emb, max_frames=max_frames, seed=seed)
+    return join_sentences(plan, res, model.cfg.n_mels)

@@ -270,14 +270,15 @@ class Tacotron(nn.Module):
         return nn.utils.rnn.pad_sequence(seqs, batch_first=True)
 
     @torch.no_grad()
-    def decode(self, chars, speaker_embedding, steps: int = 2000, lengths=None):
+    def decode(self, chars, speaker_embedding, steps: int = 2000, lengths=None, check=None):
         """Free-running decoder -> (frames (B, 80, T), attention (B, steps, T_in), stop logits (B, steps)).
         Stops when every item's stop probability > 0.5 past frame 10, or at `steps` frames.
 
         RTVC encodes the padded batch and lets padding take attention weight, so an item's frames depend on
         its batch-mates (the shorter ones slur). Given `lengths`, each item is encoded alone and attends
         only to its own characters: its frames and attention are the ones it would get in a batch of one
-        (`postnet_mel` on its own frames, cut at its stop, keeps that for the postnet)."""
+        (`postnet_mel` on its own frames, cut at its stop, keeps that for the postnet).
+        `check()`, when given, runs before every step and raises to abandon the work (common.cancel)."""
         with self.evaluating():
             if lengths is None:
                 encoder_seq = self.encoder(chars, speaker_embedding)
@@ -288,6 +289,8 @@ class Tacotron(nn.Module):
             prev = encoder_seq.new_zeros(chars.size(0), self.cfg.n_mels)
             outs, attn, stops = [], [], []
             for t in range(0, steps, self.r):
+                if check is not None:
+                    check()
                 frames, scores, stop, state = self.decoder(encoder_seq, encoder_seq_proj, prev, state, chars,
                                                            hide_padding=lengths is not None)
                 prev = frames[:, :, -1]

@@ -11,6 +11,7 @@ from pydantic import Field
 
 from common.audio_io import write_audio_bytes
 from common.batching import MicroBatcher
+from common.cancel import WorkToken, check_all, request_work
 from common.checkpoints import file_sha256
 from common.config import ServiceSettings
 from common.errors import APIError, bad_request
@@ -52,7 +53,7 @@ async def _load(app: FastAPI) -> None:
     app.state.default_backend = (settings.default_backend if settings.default_backend != "auto"
                                  else ("wavernn" if app.state.model else "griffinlim"))
     app.state.info = {**info, "default_backend": app.state.default_backend, "sample_rate": 16000, "hop_length": 200}
-    app.state.batcher = MicroBatcher("vocoder", lambda _, mels: run_wavernn_batch(app, mels),
+    app.state.batcher = MicroBatcher("vocoder", lambda _, items: run_wavernn_batch(app, items),
                                      settings.micro_batch_items, settings.micro_batch_window_ms / 1000,
                                      run_in=run_model)
 
@@ -70,11 +71,11 @@ def validate_mel(settings: VocoderSettings, mel: np.ndarray, sample_rate: int) -
     return mel
 
 
-def run_vocoder(app: FastAPI, mel: np.ndarray, backend: str, seed: int | None) -> np.ndarray:
+def run_vocoder(app: FastAPI, mel: np.ndarray, backend: str, seed: int | None, check=None) -> np.ndarray:
     settings: VocoderSettings = app.state.settings
     start = time.perf_counter()
     if backend == "griffinlim":
-        wav = vocode_griffinlim(mel, seed=seed, n_iter=settings.griffin_lim_iters)
+        wav = vocode_griffinlim(mel, seed=seed, n_iter=settings.griffin_lim_iters, check=check)
     else:
         if app.state.model is None:
             # 409, not 503: retrying cannot help, this server has no WaveRNN until its operator adds weights.
@@ -85,27 +86,30 @@ def run_vocoder(app: FastAPI, mel: np.ndarray, backend: str, seed: int | None) -
         if seed is not None:
             torch.manual_seed(seed)
         wav = vocode_wavernn(app.state.model, mel, settings.wavernn_target, settings.wavernn_overlap,
-                             int8=settings.wavernn_int8)
+                             int8=settings.wavernn_int8, check=check)
     STAGE_LATENCY.labels("vocoder", backend).observe(time.perf_counter() - start)
     return wav
 
 
-def run_wavernn_batch(app: FastAPI, mels: list[np.ndarray]) -> list[np.ndarray]:
+def run_wavernn_batch(app: FastAPI, items: list[tuple[np.ndarray, WorkToken]]) -> list[np.ndarray]:
+    """Several requests' mels in one sampling loop, which stops once none of their clients wants it."""
     settings: VocoderSettings = app.state.settings
     start = time.perf_counter()
-    wavs = vocode_wavernn_many(app.state.model, mels, settings.wavernn_target, settings.wavernn_overlap,
-                               int8=settings.wavernn_int8)
+    wavs = vocode_wavernn_many(app.state.model, [mel for mel, _ in items], settings.wavernn_target,
+                               settings.wavernn_overlap, int8=settings.wavernn_int8,
+                               check=check_all(token for _, token in items))
     STAGE_LATENCY.labels("vocoder", "wavernn").observe(time.perf_counter() - start)
     return wavs
 
 
-async def vocode_request(app: FastAPI, mel: np.ndarray, backend: str, seed: int | None) -> np.ndarray:
+async def vocode_request(app: FastAPI, mel: np.ndarray, backend: str, seed: int | None,
+                         token: WorkToken) -> np.ndarray:
     """Unseeded WaveRNN requests may share one sampling loop with concurrent ones; the rest run alone."""
     if (backend == "wavernn" and seed is None and app.state.model is not None
             and app.state.settings.micro_batch_items > 1):
-        return await app.state.batcher.submit("wavernn", mel)
+        return await app.state.batcher.submit("wavernn", (mel, token), token)
     run = run_blocking if backend == "griffinlim" else run_model  # Griffin-Lim is numpy: no need to queue
-    return await run(run_vocoder, app, mel, backend, seed)
+    return await run(run_vocoder, app, mel, backend, seed, token.check)
 
 
 def create(settings: VocoderSettings | None = None) -> FastAPI:
@@ -123,7 +127,8 @@ def create(settings: VocoderSettings | None = None) -> FastAPI:
         """JSON `{wav, sample_rate}` by default; audio bytes when the client sends `Accept: audio/...`."""
         mel = validate_mel(settings, decode_array(body.mel, "mel", ndim=(2,)), body.sample_rate)
         backend = body.backend or request.app.state.default_backend
-        wav = await vocode_request(request.app, mel, backend, body.seed)
+        async with request_work(request, settings.compute_deadline_s, "vocoder") as token:
+            wav = await vocode_request(request.app, mel, backend, body.seed, token)
         if request.headers.get("accept", "").startswith("audio/"):
             data, media = write_audio_bytes(wav, body.format)
             return Response(data, media_type=media, headers={"X-Sample-Rate": "16000", "X-Backend": backend,
@@ -134,7 +139,8 @@ def create(settings: VocoderSettings | None = None) -> FastAPI:
     async def inference(body: SeedInferenceRequest, request: Request):
         """The seed projects' shape: `{spec}` -> `{wav, sr}`."""
         mel = validate_mel(settings, decode_array(body.spec, "spec", ndim=(2,)), 16000)
-        wav = await vocode_request(request.app, mel, request.app.state.default_backend, 0)
+        async with request_work(request, settings.compute_deadline_s, "vocoder") as token:
+            wav = await vocode_request(request.app, mel, request.app.state.default_backend, 0, token)
         return SeedInferenceResponse(wav=wav.tolist())
 
     return app

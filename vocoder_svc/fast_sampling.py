@@ -15,7 +15,7 @@ import warnings
 import torch
 import torch.nn.functional as F
 
-from vocoder_svc.model import WaveRNN
+from vocoder_svc.model import CHECK_EVERY, WaveRNN
 
 
 def _gru(gi: torch.Tensor, gh: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
@@ -43,8 +43,8 @@ def _int8_linear(weight: torch.Tensor, bias: torch.Tensor | None):
 
 @torch.no_grad()
 def sample_classes_fast(model: WaveRNN, mels: torch.Tensor, aux: torch.Tensor, greedy: bool = False,
-                        on_logits=None, int8: bool = False) -> torch.Tensor:
-    """(folds, N, feat), (folds, N, aux) -> (folds, N) classes."""
+                        on_logits=None, int8: bool = False, check=None) -> torch.Tensor:
+    """(folds, N, feat), (folds, N, aux) -> (folds, N) classes. `check` as in `WaveRNN.sample_classes`."""
     R, d = model.cfg.rnn_dims, model.aux_dims
     model._cells()  # RTVC builds two GRUCells here, whose init draws from the RNG; keep the stream aligned
     a1, a2, a3, a4 = (aux[..., d * i:d * (i + 1)] for i in range(4))
@@ -79,6 +79,8 @@ def sample_classes_fast(model: WaveRNN, mels: torch.Tensor, aux: torch.Tensor, g
     classes = torch.empty(folds, n, dtype=torch.long)
     scale = 2.0 / (model.n_classes - 1.0)
     for i in range(n):
+        if check is not None and i % CHECK_EVERY == 0:
+            check()
         inp = i_pre[:, i] + x * w_x
         h1 = _gru(torch.addcmul(g1_pre[:, i], x, g1_x), hh1(b1hh, h1), h1)
         inp = inp + h1

@@ -15,20 +15,21 @@ def load_vocoder(path: str, hparams: dict | None = None) -> WaveRNN:
 
 
 def vocode_wavernn(model: WaveRNN, mel: np.ndarray, target: int = 8000, overlap: int = 800, batched: bool = True,
-                   greedy: bool = False, fast: bool = True, int8: bool = False) -> np.ndarray:
+                   greedy: bool = False, fast: bool = True, int8: bool = False, check=None) -> np.ndarray:
     """(80, T) mel in [-4, 4] -> float32 16 kHz audio of (T-1)*200 samples.
 
     `fast` uses the precomputed-input sampler (same classes as RTVC's loop for the same seed); `int8` runs
-    its per-sample matmuls with int8 weights (faster, slightly different numbers)."""
+    its per-sample matmuls with int8 weights (faster, slightly different numbers). `check` (common.cancel)
+    runs between samples and raises to abandon the work."""
     x = torch.from_numpy(np.asarray(mel, dtype=np.float32)[None] / audio.HP.max_abs_value)
     sampler = partial(sample_classes_fast, int8=int8) if fast else None
     return model.generate(x, batched=batched, target=target, overlap=overlap, greedy=greedy,
-                          sampler=sampler).astype(np.float32)
+                          sampler=sampler, check=check).astype(np.float32)
 
 
 @torch.no_grad()
 def vocode_wavernn_many(model: WaveRNN, mels: list[np.ndarray], target: int = 8000, overlap: int = 800,
-                        greedy: bool = False, int8: bool = False) -> list[np.ndarray]:
+                        greedy: bool = False, int8: bool = False, check=None) -> list[np.ndarray]:
     """Several mels in one sampling loop: each is folded exactly as on its own and the folds of all of them
     run as one batch. Fold rows never interact, and a step costs about the same for 2 rows as for 20 (it is
     bound by reading the weights), so concurrent requests share the loop almost for free."""
@@ -40,7 +41,7 @@ def vocode_wavernn_many(model: WaveRNN, mels: list[np.ndarray], target: int = 80
         folds.append((fold_with_overlap(cond, target, overlap), fold_with_overlap(aux, target, overlap)))
         lengths.append((x.size(-1) - 1) * model.cfg.hop_length)
     classes = sample_classes_fast(model, torch.cat([f for f, _ in folds]), torch.cat([a for _, a in folds]),
-                                  greedy=greedy, int8=int8).numpy()
+                                  greedy=greedy, int8=int8, check=check).numpy()
     out, row = [], 0
     for (f, _), wave_len in zip(folds, lengths):
         out.append(classes_to_wave(classes[row:row + len(f)], model.cfg, wave_len, target, overlap, True)
@@ -49,6 +50,6 @@ def vocode_wavernn_many(model: WaveRNN, mels: list[np.ndarray], target: int = 80
     return out
 
 
-def vocode_griffinlim(mel: np.ndarray, seed: int | None = 0, n_iter: int | None = None) -> np.ndarray:
+def vocode_griffinlim(mel: np.ndarray, seed: int | None = 0, n_iter: int | None = None, check=None) -> np.ndarray:
     rng = np.random.RandomState(seed) if seed is not None else None
-    return audio.griffin_lim(np.asarray(mel, dtype=np.float32), rng=rng, n_iter=n_iter).astype(np.float32)
+    return audio.griffin_lim(np.asarray(mel, dtype=np.float32), rng=rng, n_iter=n_iter, check=check).astype(np.float32)

@@ -10,6 +10,8 @@ from torch import nn
 
 from common import audio
 
+CHECK_EVERY = 64  # samples between cancellation checks: a check costs ~1 us, a sample step ~100 us
+
 
 @dataclass(frozen=True)
 class WaveRNNConfig:
@@ -137,7 +139,7 @@ class WaveRNN(nn.Module):
 
     @torch.no_grad()
     def sample_classes(self, mels: torch.Tensor, aux: torch.Tensor, greedy: bool = False,
-                       on_logits=None, progress=None) -> torch.Tensor:
+                       on_logits=None, progress=None, check=None) -> torch.Tensor:
         """Autoregressive sampling over folds: (F, N, feat), (F, N, aux) -> classes (F, N) int64.
 
         One Categorical draw per step on a (folds, classes) tensor and no other RNG use, so torch 2's
@@ -150,6 +152,8 @@ class WaveRNN(nn.Module):
         a1, a2, a3, a4 = self._split_aux(aux)
         classes = torch.empty(folds, n, dtype=torch.long)
         for i in range(n):
+            if check is not None and i % CHECK_EVERY == 0:
+                check()
             inp = self.I(torch.cat([x, mels[:, i], a1[:, i]], dim=1))
             h1 = rnn1(inp, h1)
             inp = inp + h1
@@ -172,10 +176,11 @@ class WaveRNN(nn.Module):
 
     @torch.no_grad()
     def generate(self, mel: torch.Tensor, batched: bool = True, target: int = 8000, overlap: int = 800,
-                 greedy: bool = False, on_logits=None, progress=None, sampler=None) -> np.ndarray:
+                 greedy: bool = False, on_logits=None, progress=None, sampler=None, check=None) -> np.ndarray:
         """(1, feat, T) normalised mel in [-1, 1] -> float64 waveform of (T-1)*hop samples.
 
-        `sampler(model, mels, aux, greedy, on_logits)` replaces the reference per-sample loop."""
+        `sampler(model, mels, aux, greedy, on_logits, check)` replaces the reference per-sample loop; `check()`
+        runs every CHECK_EVERY samples and raises to abandon the work (common.cancel)."""
         was_training = self.training
         self.eval()
         wave_len = (mel.size(-1) - 1) * self.cfg.hop_length
@@ -183,9 +188,10 @@ class WaveRNN(nn.Module):
         if batched:
             mels, aux = fold_with_overlap(mels, target, overlap), fold_with_overlap(aux, target, overlap)
         if sampler is None:
-            classes = self.sample_classes(mels, aux, greedy=greedy, on_logits=on_logits, progress=progress)
+            classes = self.sample_classes(mels, aux, greedy=greedy, on_logits=on_logits, progress=progress,
+                                          check=check)
         else:
-            classes = sampler(self, mels, aux, greedy=greedy, on_logits=on_logits)
+            classes = sampler(self, mels, aux, greedy=greedy, on_logits=on_logits, check=check)
         self.train(was_training)
         return classes_to_wave(classes.numpy(), self.cfg, wave_len, target, overlap, batched)
 

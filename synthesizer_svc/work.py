@@ -1,0 +1,73 @@
+"""A synthesis request as turns of a few sentences each, so that a long request cannot starve short ones.
+
+The model thread runs one call at a time. Sent whole, 3 x 2000 characters (33 sentences) held it for 94 s
+and a "Hello." behind them waited just as long (issue 27). Here a request's sentences go to the model
+`sentences_per_turn` at a time, and its next turn is queued only when the last one is done: a request that
+arrived meanwhile is served first (or joins the turn's batch), so it waits at most one turn. Every turn
+checks the request's WorkToken, and so does every decoder step, so a request whose client went away or
+whose deadline passed stops within one step.
+"""
+import time
+
+import numpy as np
+import torch
+from fastapi import FastAPI
+
+from common.cancel import WorkToken, check_all
+from common.metrics import STAGE_LATENCY
+from common.service import run_model
+from common.text import split_sentences
+from synthesizer_svc.inference import SynthResult, join_sentences, plan_sentences, synthesize
+
+
+def run_turn(app: FastAPI, sentences: list[str], embeddings: np.ndarray, max_frames: int | None, check=None,
+             rng_state: torch.Tensor | None = None):
+    """One model call -> (SynthResult, the RNG state after it). Always on the one model thread (run_model):
+    a seeded request's own stream of pre-net dropout noise (RTVC keeps dropout on at inference) is put in
+    place for its turn and taken back after, so requests served in between never draw from it."""
+    settings = app.state.settings
+    if rng_state is not None:
+        torch.set_rng_state(rng_state)
+    start = time.perf_counter()
+    out = synthesize(app.state.model, sentences, embeddings, check=check,
+                     max_frames=min(max_frames or settings.max_frames_per_sentence, settings.max_frames_per_sentence))
+    STAGE_LATENCY.labels("synthesizer", "tacotron").observe(time.perf_counter() - start)
+    return out, (torch.get_rng_state() if rng_state is not None else None)
+
+
+def run_batch(app: FastAPI, max_frames, items: list) -> list[SynthResult]:
+    """Turns of several unseeded requests as one model call (RTVC batches a request's sentences the same way)."""
+    sentences = [s for turn, _, _ in items for s in turn]
+    out, _ = run_turn(app, sentences, np.concatenate([emb for _, emb, _ in items]), max_frames,
+                      check_all(token for _, _, token in items))
+    results, k = [], 0
+    for turn, _, _ in items:
+        n = len(turn)
+        results.append(SynthResult(out.mels[k:k + n], out.alignments[k:k + n], out.stopped[k:k + n]))
+        k += n
+    return results
+
+
+async def synthesize_request(app: FastAPI, texts: list[str], embeddings: np.ndarray, token: WorkToken,
+                             seed: int | None = None, max_frames: int | None = None):
+    """-> [(mel (80, T), stopped, sentences, alignments)] per text. Seeded requests run alone (reproducible);
+    others may share each turn's batch with concurrent requests."""
+    settings = app.state.settings
+    plan = plan_sentences(texts, lambda t: split_sentences(t, settings.sentence_chars))
+    flat = [s for sentences in plan for s in sentences]
+    flat_emb = np.concatenate([np.repeat(embeddings[i:i + 1], len(s), axis=0) for i, s in enumerate(plan)])
+    rng_state = torch.Generator().manual_seed(seed).get_state() if seed is not None else None
+    batched = seed is None and settings.micro_batch_items > 1
+    done = SynthResult([], [], [])
+    for start in range(0, len(flat), settings.sentences_per_turn):
+        token.check()
+        turn = slice(start, start + settings.sentences_per_turn)
+        if batched:
+            out = await app.state.batcher.submit(max_frames, (flat[turn], flat_emb[turn], token), token)
+        else:
+            out, rng_state = await run_model(run_turn, app, flat[turn], flat_emb[turn], max_frames, token.check,
+                                             rng_state)
+        done.mels += out.mels
+        done.alignments += out.alignments
+        done.stopped += out.stopped
+    return join_sentences(plan, done, app.state.model.cfg.n_mels)
