@@ -60,6 +60,12 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException):
+        # FastAPI turns whatever goes wrong while it reads a body into 400 "There was an error parsing the
+        # body"; what went wrong says the real answer.
+        if isinstance(exc.__cause__, APIError):  # the body limit stopped a chunked upload: 413
+            return await _api_error(request, exc.__cause__)
+        if isinstance(exc.__cause__, RecursionError):
+            return error_response(request, 422, "invalid_json", "the JSON body is nested too deeply")
         code = {404: "not_found", 405: "method_not_allowed", 401: "unauthorized"}.get(exc.status_code, "http_error")
         return error_response(request, exc.status_code, code, str(exc.detail), getattr(exc, "headers", None))
 

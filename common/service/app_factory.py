@@ -5,14 +5,11 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
-from slowapi import Limiter
-from slowapi.errors import RateLimitExceeded
-from slowapi.middleware import SlowAPIASGIMiddleware
 
 from common.config import ServiceSettings
-from common.errors import error_response, install_error_handlers
+from common.errors import install_error_handlers
 from common.logs import configure_logging
-from common.service.auth import make_auth_dependency, rate_limit_key
+from common.service.auth import make_auth_dependency
 from common.service.health import ReadyCheck, ops_router
 from common.service.middleware import BodyLimitMiddleware, envelope_middleware
 from common.service.threads import run_model
@@ -39,17 +36,6 @@ def make_lifespan(service: str, settings: ServiceSettings, load: Hook | None, cl
     return lifespan
 
 
-def install_rate_limit(app: FastAPI, settings: ServiceSettings) -> None:
-    app.state.limiter = Limiter(key_func=rate_limit_key,
-                                default_limits=[settings.rate_limit] if settings.rate_limit else [],
-                                storage_uri=settings.redis_url or "memory://", headers_enabled=True)
-
-    @app.exception_handler(RateLimitExceeded)
-    async def _rate_limited(request: Request, exc: RateLimitExceeded):
-        return error_response(request, 429, "rate_limited", f"rate limit exceeded: {exc.detail}",
-                              headers={"Retry-After": "60"})
-
-
 def create_app(service: str, settings: ServiceSettings, load: Hook | None = None, ready: ReadyCheck | None = None,
                description: str = "", version: str = "0.1.0", close: Hook | None = None) -> FastAPI:
     """`load` runs once at start-up (models); `ready` reports extra readiness checks {name: ok}."""
@@ -58,11 +44,8 @@ def create_app(service: str, settings: ServiceSettings, load: Hook | None = None
     app.state.settings = settings
     app.state.service = service
     install_error_handlers(app)
-    install_rate_limit(app, settings)
     # Added innermost first: the envelope (request id, auth, metrics) wraps everything else.
     app.add_middleware(BodyLimitMiddleware, limit=settings.max_upload_bytes)
-    if settings.rate_limit:
-        app.add_middleware(SlowAPIASGIMiddleware)
     if settings.origin_list():
         app.add_middleware(CORSMiddleware, allow_origins=settings.origin_list(), allow_methods=["*"],
                            allow_headers=["*"], expose_headers=["X-Request-ID"])

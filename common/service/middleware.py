@@ -11,23 +11,35 @@ from common.errors import APIError, error_response
 from common.logs import request_id_var
 from common.metrics import IN_FLIGHT, LATENCY, REQUESTS
 from common.service.auth import is_open
+from common.service.ratelimit import RateLimits, too_many
 
 log = logging.getLogger("voxclone.service")
 
 
 def envelope_middleware(service: str, settings: ServiceSettings, auth):
     """The outermost HTTP middleware of every service; `auth` is `make_auth_dependency(settings)`."""
+    limits = RateLimits(settings)
 
-    async def auth_failure(request: Request):
+    async def refused(request: Request):
+        """The 401 or 429 a request gets before it reaches a route, or None."""
         if request.method == "OPTIONS" or is_open(request.url.path):
             return None
+        if settings.key_list() and (wait := limits.over_auth_failures(request)):
+            return too_many(request, "too many failed API key checks from this address", wait)
         try:
             await auth(request)
         except APIError as exc:
+            limits.auth_failed(request)
             return error_response(request, exc.status, exc.code, exc.message, exc.headers)
+        if wait := limits.over_rate(request):
+            return too_many(request, settings.rate_limit, wait)
         return None
 
     def oversized(request: Request):
+        header_bytes = sum(len(k) + len(v) for k, v in request.scope["headers"])
+        if header_bytes > settings.max_header_bytes:
+            return error_response(request, 431, "headers_too_large",
+                                  f"request headers of {header_bytes} bytes exceed {settings.max_header_bytes}")
         length = request.headers.get("content-length")
         if length and length.isdigit() and int(length) > settings.max_upload_bytes:
             return error_response(request, 413, "payload_too_large",
@@ -41,7 +53,7 @@ def envelope_middleware(service: str, settings: ServiceSettings, auth):
         start = time.perf_counter()
         IN_FLIGHT.labels(service).inc()
         try:
-            response = oversized(request) or await auth_failure(request) or await call_next(request)
+            response = oversized(request) or await refused(request) or await call_next(request)
             found = request.scope.get("route")
             # Label by route template, never by raw path: unknown paths must not grow the metric set.
             route = getattr(found, "path", "unmatched")
