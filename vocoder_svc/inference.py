@@ -36,10 +36,16 @@ def vocode_wavernn_many(model: WaveRNN, mels: list[np.ndarray], target: int = 80
     model.eval()
     folds, lengths = [], []
     for mel in mels:
+        # The conditioning network alone takes seconds for a long mel (24 s for 4000 frames on a busy core):
+        # check between mels, and before sampling.
+        if check is not None:
+            check()
         x = torch.from_numpy(np.asarray(mel, dtype=np.float32)[None] / audio.HP.max_abs_value)
         cond, aux = model.conditioning(x)
         folds.append((fold_with_overlap(cond, target, overlap), fold_with_overlap(aux, target, overlap)))
         lengths.append((x.size(-1) - 1) * model.cfg.hop_length)
+    if check is not None:
+        check()
     classes = sample_classes_fast(model, torch.cat([f for f, _ in folds]), torch.cat([a for _, a in folds]),
                                   greedy=greedy, int8=int8, check=check).numpy()
     out, row = [], 0

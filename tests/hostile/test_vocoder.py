@@ -1,0 +1,76 @@
+"""Hostile input to the vocoder over real HTTP, and an abandoned WaveRNN request that stops its sampling loop."""
+import json
+import time
+
+import httpx
+import numpy as np
+import pytest
+
+from tests.hostile.stages import InFlight, expect_error, start
+from tests.metrics_util import sample
+
+
+@pytest.fixture(scope="module")
+def griffinlim():
+    svc = start("vocoder", vocoder_checkpoint="")
+    yield svc
+    svc.stop()
+
+
+MEL = np.full((80, 20), -2.0).tolist()
+CASES = {
+    "wavernn_without_weights": ({"backend": "wavernn"}, 409, "VOCODER_CHECKPOINT"),
+    "seed_negative": ({"seed": -1}, 422, "seed"),
+    "seed_2_32": ({"seed": 2 ** 32}, 422, "seed"),
+    "mel_1e39": ({"mel": np.full((80, 20), 1e39).tolist()}, 422, "float32"),
+    "compact_shape_overflow": ({"mel": {"dtype": "float32", "shape": [2 ** 40, 2 ** 40], "data": ""}}, 422, "shape"),
+    "compact_bytes_mismatch": ({"mel": {"dtype": "float32", "shape": [80, 20], "data": "AAAA"}}, 422, "bytes"),
+    "bad_base64": ({"mel": {"dtype": "float32", "shape": [80, 20], "data": "!!"}}, 422, "base64"),
+    "transposed": ({"mel": np.zeros((20, 80)).tolist()}, 422, "transpose"),
+}
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_hostile_input_gets_a_clear_4xx(griffinlim, case):
+    patch, status, needle = CASES[case]
+    r = httpx.post(griffinlim.url + "/v1/vocode", json={"mel": MEL, **patch}, timeout=120)
+    expect_error(r, status, needle)
+    assert httpx.get(griffinlim.url + "/healthz").status_code == 200
+
+
+@pytest.fixture(scope="module")
+def wavernn(tmp_path_factory, fixtures):
+    from common.checkpoints import write_checkpoint
+    from vocoder_svc.inference import load_vocoder
+    hp = json.loads((fixtures / "voc_small_hparams.json").read_text())["constructor_kwargs"]
+    model = load_vocoder(str(fixtures / "voc_small_checkpoint.pt"), hp)
+    path = tmp_path_factory.mktemp("voc") / "small.pt"
+    write_checkpoint(path, model, model.cfg)
+    svc = start("vocoder", vocoder_checkpoint=path, wavernn_target=1000, wavernn_overlap=100)
+    yield svc
+    svc.stop()
+
+
+def vocode(url, frames: int, timeout: float = 600):
+    return httpx.post(url + "/v1/vocode", json={"mel": np.full((80, frames), -2.0).tolist(), "seed": None},
+                      timeout=timeout)
+
+
+def test_abandoned_wavernn_request_stops_and_the_next_one_answers_sooner(wavernn):
+    """Measured against the same long request run to the end in this test: abandoned at a quarter of its
+    time, it would hold the model thread for three quarters more; a short request must not wait that long."""
+    url = wavernn.url
+    start_t = time.monotonic()
+    assert vocode(url, LONG_FRAMES).status_code == 200
+    full = time.monotonic() - start_t
+    stopped = sample(url, "voxclone_work_stopped_total", service="vocoder")
+    long = InFlight(lambda: vocode(url, LONG_FRAMES, timeout=full / 4))
+    assert isinstance(long.join(600), httpx.TimeoutException)
+    start_t = time.monotonic()
+    assert vocode(url, 8).status_code == 200
+    waited = time.monotonic() - start_t
+    assert sample(url, "voxclone_work_stopped_total", service="vocoder") == stopped + 1
+    assert waited < full / 2, f"a short request took {waited:.1f} s after abandoning a {full:.1f} s one"
+
+
+LONG_FRAMES = 1500  # 273 folds of the small fixture model
