@@ -66,6 +66,8 @@ def install_error_handlers(app: FastAPI) -> None:
             return await _api_error(request, exc.__cause__)
         if isinstance(exc.__cause__, RecursionError):
             return error_response(request, 422, "invalid_json", "the JSON body is nested too deeply")
+        if exc.status_code == 400 and exc.__cause__ is not None:  # e.g. a body that is not UTF-8
+            return error_response(request, 422, "invalid_json", "the body is not valid JSON")
         code = {404: "not_found", 405: "method_not_allowed", 401: "unauthorized"}.get(exc.status_code, "http_error")
         return error_response(request, exc.status_code, code, str(exc.detail), getattr(exc, "headers", None))
 

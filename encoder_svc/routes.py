@@ -3,13 +3,14 @@ from fastapi import APIRouter, Request
 
 from common.audio_decode import DecodeLimits, read_audio_upload
 from common.errors import APIError, parse_body
+from common.openapi import error_responses
 from common.service import run_model
 from common.wire import decode_array, encode_array
 from encoder_svc.deps import Runtime
 from encoder_svc.runtime import EmbedResult, embed_waveform
 from encoder_svc.schemas import EmbedRequest, EmbedResponse, SeedInferenceRequest, SeedInferenceResponse
 
-router = APIRouter(tags=["encoder"])
+router = APIRouter(tags=["encoder"], responses=error_responses(415))
 EMBED_BODY = {"requestBody": {"content": {
     "application/json": {"schema": EmbedRequest.model_json_schema()},
     "multipart/form-data": {"schema": {"type": "object", "required": ["file"], "properties": {

@@ -2,6 +2,7 @@
 from fastapi import APIRouter, Request
 
 from common.cancel import request_work
+from common.openapi import error_responses
 from common.wire import decode_array, encode_array
 from synthesizer_svc.deps import Runtime
 from synthesizer_svc.runtime import validate_inputs
@@ -14,7 +15,7 @@ from synthesizer_svc.schemas import (
 )
 from synthesizer_svc.work import synthesize_request
 
-router = APIRouter(tags=["synthesizer"])
+router = APIRouter(tags=["synthesizer"], responses=error_responses(499, 504))
 
 
 @router.get("/v1/info")

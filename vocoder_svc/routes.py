@@ -5,13 +5,14 @@ from fastapi.responses import Response
 
 from common.audio_io import write_audio_bytes
 from common.cancel import request_work
+from common.openapi import error_responses
 from common.service import run_blocking
 from common.wire import decode_array, encode_array
 from vocoder_svc.deps import Runtime
 from vocoder_svc.runtime import validate_mel, vocode_request
 from vocoder_svc.schemas import SeedInferenceRequest, SeedInferenceResponse, VocodeRequest, VocodeResponse
 
-router = APIRouter(tags=["vocoder"])
+router = APIRouter(tags=["vocoder"], responses=error_responses(409, 499, 504))
 AUDIO_TYPES = {"audio/wav": {}, "audio/flac": {}, "audio/ogg": {}, "audio/mpeg": {}}
 
 

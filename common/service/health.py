@@ -20,7 +20,8 @@ def ops_router(service: str, ready: ReadyCheck | None = None) -> APIRouter:
     async def healthz():
         return {"status": "ok", "service": service}
 
-    @router.get("/readyz", summary="Readiness: models loaded and dependencies reachable")
+    @router.get("/readyz", summary="Readiness: models loaded and dependencies reachable",
+                responses={503: {"description": "not ready: the same body, with the failing checks"}})
     async def readyz(request: Request):
         checks = {"models_loaded": bool(getattr(request.app.state, "loaded", False))}
         if ready is not None and checks["models_loaded"]:
@@ -29,7 +30,8 @@ def ops_router(service: str, ready: ReadyCheck | None = None) -> APIRouter:
         return JSONResponse({"status": "ready" if ok else "not_ready", "service": service, "checks": checks},
                             status_code=200 if ok else 503)
 
-    @router.get("/metrics", summary="Prometheus metrics")
+    @router.get("/metrics", summary="Prometheus metrics",
+                responses={200: {"content": {CONTENT_TYPE_LATEST.split(";")[0]: {"schema": {"type": "string"}}}}})
     async def metrics():
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
