@@ -5,6 +5,7 @@ import numpy as np
 import torch
 
 from common.checkpoints import load_model
+from common.stage_results import TextMel
 from common.text import text_to_sequence
 from synthesizer_svc.model import Tacotron, TacotronConfig
 
@@ -91,25 +92,25 @@ def plan_sentences(texts: list[str], split) -> list[list[str]]:
     return [split(t) or [t.strip()] for t in texts]
 
 
-def join_sentences(plan: list[list[str]], res: SynthResult, n_mels: int):
-    """Per-sentence results (in plan order) -> [(mel (80, T), stopped, sentences, alignments)] per text,
-    sentences joined with RTVC's toolbox pause between them."""
+def join_sentences(plan: list[list[str]], res: SynthResult, n_mels: int) -> list[TextMel]:
+    """Per-sentence results (in plan order) -> one TextMel per text, sentences joined with RTVC's toolbox
+    pause between them."""
     out, k = [], 0
     gap = np.full((n_mels, SILENCE_FRAMES), -4.0, dtype=np.float32)
     for sentences in plan:
         mels = res.mels[k:k + len(sentences)]
         joined = [m for mel in mels for m in (mel, gap)][:-1]
-        out.append((np.concatenate(joined, axis=1), all(res.stopped[k:k + len(sentences)]), sentences,
-                    res.alignments[k:k + len(sentences)]))
+        out.append(TextMel(np.concatenate(joined, axis=1), all(res.stopped[k:k + len(sentences)]), sentences,
+                           res.alignments[k:k + len(sentences)]))
         k += len(sentences)
     return out
 
 
 def synthesize_texts(model: Tacotron, texts: list[str], embeddings: np.ndarray, split, max_frames: int,
-                     seed: int | None = None):
+                     seed: int | None = None) -> list[TextMel]:
     """Split each text into sentences, synthesize all sentences as one batch, rejoin per text.
 
-    Returns [(mel (80, T), stopped, sentences, alignments)] in input order."""
+    Returns one TextMel per text, in input order."""
     plan = plan_sentences(texts, split)
     flat = [s for sentences in plan for s in sentences]
     flat_emb = np.concatenate([np.repeat(embeddings[i:i + 1], len(s), axis=0) for i, s in enumerate(plan)])

@@ -16,7 +16,7 @@ from common.batching import MicroBatcher
 from common.cancel import WorkToken, check_all
 from common.metrics import STAGE_LATENCY
 from common.service import run_model
-from common.text import split_sentences
+from common.text import speakable_sentences
 from synthesizer_svc.inference import BATCH_SIZE, SynthResult, join_sentences, plan_sentences, synthesize
 from synthesizer_svc.runtime import SynthesizerRuntime
 
@@ -61,10 +61,10 @@ def run_batch(runtime: SynthesizerRuntime, max_frames, items: list) -> list[Synt
 
 async def synthesize_request(runtime: SynthesizerRuntime, texts: list[str], embeddings: np.ndarray, token: WorkToken,
                              seed: int | None = None, max_frames: int | None = None):
-    """-> [(mel (80, T), stopped, sentences, alignments)] per text. Seeded requests run alone (reproducible);
+    """-> one TextMel per text. Seeded requests run alone (reproducible);
     others may share each turn's batch with concurrent requests."""
     settings = runtime.settings
-    plan = plan_sentences(texts, lambda t: split_sentences(t, settings.sentence_chars))
+    plan = plan_sentences(texts, lambda t: speakable_sentences(t, settings.sentence_chars))
     flat = [s for sentences in plan for s in sentences]
     flat_emb = np.concatenate([np.repeat(embeddings[i:i + 1], len(s), axis=0) for i, s in enumerate(plan)])
     rng_state = torch.Generator().manual_seed(seed).get_state() if seed is not None else None

@@ -6,12 +6,14 @@ import time
 import httpx
 import pytest
 
-from common.stack import ServiceProcess, free_port
-from tests.conftest import DATA, TEST_ENV
+from common.stack import ServiceProcess
+from tests import processes
+from tests.conftest import DATA
 
 
 def start(name: str, **env) -> ServiceProcess:
-    svc = ServiceProcess(name, free_port(), {**TEST_ENV, **{k.upper(): str(v) for k, v in env.items()}})
+    """A stage process with the test settings plus `env` (setting names in lower case), started and ready."""
+    svc = processes.service(name, **{k.upper(): str(v) for k, v in env.items()})
     svc.start().wait_ready()
     return svc
 

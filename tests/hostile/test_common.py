@@ -75,8 +75,8 @@ def test_64_kb_header_is_431(vocoder):
 
 
 def test_rate_limit_does_not_break_streamed_responses(urls, tmp_path, ref_wav_bytes):
-    from tests.test_orchestrator import _orchestrator
-    svc = _orchestrator(urls, tmp_path, RATE_LIMIT="100/minute")
+    from tests import processes
+    svc = processes.orchestrator(urls, tmp_path, RATE_LIMIT="100/minute").start()
     try:
         svc.wait_ready()
         text = "The first sentence is here. And a second one follows it."
