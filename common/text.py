@@ -24,7 +24,7 @@ _NUMBER = re.compile(r"[0-9]+")
 # inflect names numbers up to 36 digits (decillions) and raises past that; longer runs (ids, keys) are read
 # digit by digit, as a person would read them out.
 _LONG_NUMBER = re.compile(r"[0-9]{37,}")
-_DIGIT_WORDS = "zero one two three four five six seven eight nine".split()
+_DIGIT_WORDS = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
 _SURROGATE = re.compile(r"[\ud800-\udfff]")
 _WHITESPACE = re.compile(r"\s+")
 _CURLY = re.compile(r"(.*?)\{(.+?)\}(.*)")

@@ -7,8 +7,8 @@ import httpx
 import numpy as np
 import pytest
 
-from tests.hostile.stages import InFlight, encoder, expect_error, memory_mib, reset_peak  # noqa: F401 (fixture)
 from tests.hostile.media import av_bytes, reference, sndfile_bytes
+from tests.hostile.stages import InFlight, expect_error, memory_mib, reset_peak
 from tests.waiting import wait_for
 
 

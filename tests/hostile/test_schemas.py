@@ -29,7 +29,7 @@ def test_schemathesis_finds_nothing(stage):
         run = subprocess.run([SCHEMATHESIS, "run", svc.url + "/openapi.json", "--checks", "all",
                               "--exclude-checks", "positive_data_acceptance", "--max-examples", "10",
                               "--request-timeout", "60", "--seed", "1", "--no-color"],
-                             capture_output=True, text=True, timeout=600)
+                             check=False, capture_output=True, text=True, timeout=600)
         assert run.returncode == 0, run.stdout[-6000:] + run.stderr[-2000:]
         assert httpx.get(svc.url + "/healthz").status_code == 200
     finally:

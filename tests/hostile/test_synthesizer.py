@@ -7,7 +7,7 @@ import time
 import httpx
 import pytest
 
-from tests.hostile.stages import InFlight, embedding, encoder, expect_error, start  # noqa: F401 (fixtures)
+from tests.hostile.stages import InFlight, expect_error, start
 from tests.metrics_util import sample
 
 SENTENCE = "This sentence is said again and again, so that every turn of the synthesizer costs the same."
