@@ -44,3 +44,15 @@ def start_redis(data_dir: Path) -> tuple[subprocess.Popen, str]:
     wait_for(client.ping, timeout=20, what="redis-server to answer")
     client.close()
     return proc, f"redis://127.0.0.1:{port}/0"
+
+
+def small_wavernn_checkpoint(fixtures: Path, directory: Path) -> Path:
+    """RTVC's small WaveRNN test fixture re-saved with its hparams, as VOCODER_CHECKPOINT can load it."""
+    import json
+
+    from common.checkpoints import write_checkpoint
+    from vocoder_svc.inference import load_vocoder
+    hp = json.loads((fixtures / "voc_small_hparams.json").read_text())["constructor_kwargs"]
+    model = load_vocoder(str(fixtures / "voc_small_checkpoint.pt"), hp)
+    write_checkpoint(directory / "small.pt", model, model.cfg)
+    return directory / "small.pt"

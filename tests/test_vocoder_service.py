@@ -61,13 +61,10 @@ def test_bad_input(urls, mel, patch, status, needle):
 @pytest.fixture(scope="module")
 def wavernn_url(tmp_path_factory, fixtures):
     """A vocoder process whose VOCODER_CHECKPOINT points at the small RTVC fixture (re-saved with its hparams)."""
-    from common.checkpoints import write_checkpoint
-    from tests.processes import service
+    from tests.processes import service, small_wavernn_checkpoint
     from vocoder_svc.inference import load_vocoder
-    hp = json.loads((fixtures / "voc_small_hparams.json").read_text())["constructor_kwargs"]
-    model = load_vocoder(str(fixtures / "voc_small_checkpoint.pt"), hp)
-    path = tmp_path_factory.mktemp("voc") / "small.pt"
-    write_checkpoint(path, model, model.cfg)
+    path = small_wavernn_checkpoint(fixtures, tmp_path_factory.mktemp("voc"))
+    model = load_vocoder(str(path))
     svc = service("vocoder", VOCODER_CHECKPOINT=str(path), WAVERNN_TARGET="1000", WAVERNN_OVERLAP="100")
     svc.start().wait_ready()
     yield svc.url, model

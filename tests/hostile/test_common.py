@@ -89,13 +89,9 @@ def test_rate_limit_does_not_break_streamed_responses(urls, tmp_path, ref_wav_by
         svc.stop()
 
 
-def test_info_shows_no_file_paths(vocoder, tmp_path, fixtures):
-    from common.checkpoints import write_checkpoint
-    from vocoder_svc.inference import load_vocoder
-    hp = json.loads((fixtures / "voc_small_hparams.json").read_text())["constructor_kwargs"]
-    model = load_vocoder(str(fixtures / "voc_small_checkpoint.pt"), hp)
-    write_checkpoint(tmp_path / "small.pt", model, model.cfg)
-    svc = start("vocoder", vocoder_checkpoint=tmp_path / "small.pt")
+def test_info_shows_no_file_paths(tmp_path, fixtures):
+    from tests.processes import small_wavernn_checkpoint
+    svc = start("vocoder", vocoder_checkpoint=small_wavernn_checkpoint(fixtures, tmp_path))
     try:
         info = httpx.get(svc.url + "/v1/info").json()
         assert info["checkpoint"] == "small.pt" and str(tmp_path) not in json.dumps(info)

@@ -1,5 +1,4 @@
 """Hostile input to the vocoder over real HTTP, and an abandoned WaveRNN request that stops its sampling loop."""
-import json
 import time
 
 import httpx
@@ -8,6 +7,7 @@ import pytest
 
 from tests.hostile.stages import InFlight, expect_error, start
 from tests.metrics_util import sample
+from tests.processes import small_wavernn_checkpoint
 
 
 @pytest.fixture(scope="module")
@@ -40,12 +40,7 @@ def test_hostile_input_gets_a_clear_4xx(griffinlim, case):
 
 @pytest.fixture(scope="module")
 def wavernn(tmp_path_factory, fixtures):
-    from common.checkpoints import write_checkpoint
-    from vocoder_svc.inference import load_vocoder
-    hp = json.loads((fixtures / "voc_small_hparams.json").read_text())["constructor_kwargs"]
-    model = load_vocoder(str(fixtures / "voc_small_checkpoint.pt"), hp)
-    path = tmp_path_factory.mktemp("voc") / "small.pt"
-    write_checkpoint(path, model, model.cfg)
+    path = small_wavernn_checkpoint(fixtures, tmp_path_factory.mktemp("voc"))
     svc = start("vocoder", vocoder_checkpoint=path, wavernn_target=1000, wavernn_overlap=100)
     yield svc
     svc.stop()
