@@ -2,13 +2,14 @@
 import asyncio
 import base64
 import hashlib
+import platform
 import time
 from pathlib import Path
 from typing import Literal
 
 import httpx
 import numpy as np
-from fastapi import FastAPI, File, Form, Request, UploadFile
+from fastapi import Depends, FastAPI, File, Form, Query, Request, UploadFile
 from fastapi.responses import FileResponse, RedirectResponse, Response, StreamingResponse
 from fastapi.staticfiles import StaticFiles
 from pydantic import Field
@@ -19,6 +20,8 @@ from common.errors import APIError, bad_request, parse_body
 from common.metrics import STAGE_LATENCY
 from common.service import create_app
 from common.wire import decode_array, encode_array
+from common.outbound import fetch_bytes
+from orchestrator_svc import background
 from orchestrator_svc.clients import StagePool
 from orchestrator_svc.jobs import JobStore, worker_loop
 from orchestrator_svc.pipeline import Pipeline, check_embedding, pcm16, speak_stream, wav_stream_header
@@ -28,6 +31,7 @@ from orchestrator_svc.schemas import (
     Backend,
     ClonePreview,
     JobView,
+    OrchestratorInfo,
     SeedInferenceRequest,
     SeedInferenceResponse,
     SpeechRequest,
@@ -36,7 +40,9 @@ from orchestrator_svc.schemas import (
     VoiceImport,
     VoiceList,
 )
+from orchestrator_svc.tenancy import Tenant, current_tenant
 from orchestrator_svc.voices import VoiceStore
+from orchestrator_svc.webhooks import check_webhook_url
 
 STATIC = Path(__file__).parent / "static"
 
@@ -57,16 +63,27 @@ class OrchestratorSettings(ServiceSettings):
                                             "worker processes). The Redis queue always uses separate workers.")
     job_lease_s: float = Field(600.0, description="longest a job may run before it is taken to have died")
     job_max_attempts: int = 3
-    job_ttl_s: int = Field(7 * 86400, description="Redis: how long job records and results are kept")
+    job_ttl_s: int = Field(7 * 86400, gt=0, description="how long finished jobs' records and results are kept")
     job_worker_ttl_s: int = Field(60, description="Redis: worker heartbeat; idle workers wake this often")
     job_monitoring_interval_s: int = Field(10, description="Redis: a dead worker's job is retried this + 60 s later")
     job_maintenance_interval_s: int = Field(60, description="Redis: how often workers look for abandoned jobs")
-    webhook_secret: str = Field("", description="HMAC-SHA256 key for X-Voxclone-Signature on job webhooks")
+    webhook_secret: str = Field("", description="HMAC-SHA256 key for X-Voxclone-Signature on job webhooks; "
+                                                "empty: webhooks are disabled (submissions with one get 422)")
+    webhook_deadline_s: float = Field(60.0, description="all attempts of one webhook delivery end by then")
+    outbound_allow: str = Field("", description="networks (CIDR, comma-separated) that webhooks and "
+                                                "reference_url may reach although not public, e.g. 10.0.0.0/8")
+    admin_api_keys: str = Field("", description="keys that see every tenant's voices and jobs")
     s3_bucket: str = Field("", description="store job results in this S3(-compatible) bucket; presigned URLs")
     s3_prefix: str = "voxclone/"
     s3_endpoint_url: str = Field("", description="for S3-compatible stores (MinIO, Ceph, R2...)")
     s3_region: str = ""
     s3_url_expires_s: int = 3600
+
+    def admin_key_list(self) -> list[str]:
+        return [k.strip() for k in self.admin_api_keys.split(",") if k.strip()]
+
+    def key_list(self) -> list[str]:
+        return super().key_list() + self.admin_key_list()
 
     @property
     def redis_jobs(self) -> bool:
@@ -92,8 +109,8 @@ async def _startup(app: FastAPI) -> None:
     s: OrchestratorSettings = app.state.settings
     app.state.pipeline, client = build_pipeline(s)
     app.state.client, app.state.store = client, app.state.pipeline.store
-    app.state.stop_workers = asyncio.Event()
-    app.state.workers = []
+    app.state.outbound = background.outbound_policy(s)
+    app.state.background = tasks = background.Background()
     if s.redis_jobs:
         if not s.redis_url:
             raise RuntimeError("JOB_QUEUE=redis needs REDIS_URL (e.g. redis://127.0.0.1:6379/0)")
@@ -102,22 +119,33 @@ async def _startup(app: FastAPI) -> None:
         from orchestrator_svc.redis_jobs import store_for
         redis = Redis.from_url(s.redis_url)
         app.state.jobs, app.state.results = store_for(redis, s), make_results(s, redis)
-        return  # Redis jobs run in separate worker processes (python -m orchestrator_svc.worker)
-    app.state.jobs = JobStore(s.data_dir, lease_s=s.job_lease_s, max_attempts=s.job_max_attempts)
-    app.state.results = make_results(s)
-    app.state.workers = [asyncio.create_task(worker_loop(app.state.jobs, app.state.results, app.state.pipeline,
-                                                         client, s.webhook_secret, app.state.stop_workers))
-                         for _ in range(s.job_workers)]
+    else:
+        app.state.jobs = JobStore(s.data_dir, lease_s=s.job_lease_s, max_attempts=s.job_max_attempts)
+        app.state.results = make_results(s)
+    tasks.start_webhooks(background.webhook_queue(s, app.state.jobs))
+    tasks.add("retention", background.retention_loop(app.state.jobs, app.state.results, s.job_ttl_s))
+    if s.redis_jobs:
+        # Redis jobs run in separate worker processes (python -m orchestrator_svc.worker); their webhooks here.
+        tasks.add("webhook_feed", background.redis_webhook_feed(app.state.jobs, tasks.webhooks))
+        return
+    notify = background.notifier(app.state.jobs, tasks.webhooks)
+    for _ in range(s.job_workers):
+        tasks.add("job_workers", worker_loop(app.state.jobs, app.state.results, app.state.pipeline, notify,
+                                             asyncio.Event()))
 
 
 async def _shutdown(app: FastAPI) -> None:
-    app.state.stop_workers.set()
-    for task in app.state.workers:
-        task.cancel()  # an interrupted job keeps its lease and is picked up again after a restart
-    await asyncio.gather(*app.state.workers, return_exceptions=True)
+    await app.state.background.stop()  # a job worker cancelled mid-job releases it for another worker at once
     await app.state.client.aclose()
     app.state.store.close()
     app.state.jobs.close()
+
+
+def stage_key_problem(s: OrchestratorSettings) -> str | None:
+    if s.key_list() and not s.stage_api_key:
+        return ("API_KEYS is set but STAGE_API_KEY is not: the stages reject the orchestrator's calls when they "
+                "require keys; set STAGE_API_KEY to a key the stages accept")
+    return None
 
 
 async def _ready(app: FastAPI) -> dict:
@@ -126,6 +154,11 @@ async def _ready(app: FastAPI) -> dict:
     for name, pool in (("encoder", p.encoder), ("synthesizer", p.synthesizer), ("vocoder", p.vocoder)):
         replicas = await pool.healthy()
         checks[name] = {"ok": any(replicas.values()), "replicas": replicas}
+        if checks[name]["ok"] and (problem := await pool.key_problem()):
+            checks[name].update(ok=False, error=problem)
+    if problem := stage_key_problem(app.state.settings):
+        checks["stage_api_key"] = {"ok": False, "error": problem}
+    checks["background"] = app.state.background.check()
     if app.state.settings.redis_jobs:
         try:
             workers = await asyncio.to_thread(app.state.jobs.workers)
@@ -172,6 +205,18 @@ def voice_view(v: dict, with_embedding: bool = False) -> Voice:
                  embedding=v["embedding"].tolist() if with_embedding else None)
 
 
+def orchestrator_info(app: FastAPI) -> OrchestratorInfo:
+    s: OrchestratorSettings = app.state.settings
+    p: Pipeline = app.state.pipeline
+    return OrchestratorInfo(
+        version=app.version, python=platform.python_version(),
+        stages={pool.stage: len(pool.urls) for pool in (p.encoder, p.synthesizer, p.vocoder)},
+        job_queue="redis" if s.redis_jobs else "sqlite", job_workers=0 if s.redis_jobs else s.job_workers,
+        job_ttl_s=s.job_ttl_s, webhooks_enabled=bool(s.webhook_secret), auth_required=bool(s.key_list()),
+        limits={"max_upload_bytes": s.max_upload_bytes, "max_text_chars": s.max_text_chars,
+                "max_audio_seconds": s.max_audio_seconds})
+
+
 def create(settings: OrchestratorSettings | None = None) -> FastAPI:
     settings = settings or OrchestratorSettings()
     app = create_app("orchestrator", settings, load=_startup, ready=_ready, close=_shutdown,
@@ -189,19 +234,32 @@ def create(settings: OrchestratorSettings | None = None) -> FastAPI:
             raise APIError(413, "payload_too_large", f"upload exceeds {settings.max_upload_bytes} bytes")
         return data
 
+    async def reference(request: Request, upload, url: str | None, field: str) -> tuple[bytes, str]:
+        """The reference audio as bytes and a file name: an upload, or fetched from `reference_url` under the
+        outbound-URL policy with the same size limit."""
+        if (upload is None or isinstance(upload, str)) == (not url):
+            raise bad_request(f"give either `{field}` (a file) or `reference_url`, not both or neither")
+        if url:
+            return await fetch_bytes(request.app.state.outbound, url, "reference_url"), "reference"
+        data = await read_upload(upload)
+        if not data:
+            raise bad_request(f"{field}: the uploaded file is empty")
+        return data, upload.filename or "reference"
+
     @app.post("/v1/clone", tags=["clone"], response_class=Response,
               responses={200: {"content": {"audio/wav": {}, "audio/mpeg": {}, "audio/ogg": {}, "audio/flac": {}}}})
-    async def clone(request: Request, reference_audio: UploadFile = File(...), text: str = Form(...),
+    async def clone(request: Request, reference_audio: UploadFile | None = File(None), text: str = Form(...),
                     format: AudioFormat = Form("wav"), vocoder: Backend | None = Form(None),
-                    seed: int | None = Form(None), stream: bool = Form(False)):
-        """Speak `text` in the voice of `reference_audio` (wav/flac/ogg/mp3, a few seconds of speech).
-        `stream=true` sends WAV sentence by sentence as each is ready (format must be wav)."""
+                    seed: int | None = Form(None), stream: bool = Form(False),
+                    reference_url: str | None = Form(None), tenant: Tenant = Depends(current_tenant)):
+        """Speak `text` in the voice of `reference_audio` (wav/flac/ogg/mp3, a few seconds of speech) or of
+        the audio at `reference_url`. `stream=true` sends WAV sentence by sentence as each is ready (wav only)."""
         check_text(settings, text)
         if stream and format != "wav":
             raise bad_request("stream=true needs format=wav")
         start = time.perf_counter()
-        emb, cached = await pipeline(request).embed_audio_file(await read_upload(reference_audio),
-                                                               reference_audio.filename or "reference")
+        data, filename = await reference(request, reference_audio, reference_url, "reference_audio")
+        emb, cached = await pipeline(request).embed_audio_file(data, filename, owner=tenant.owner)
         if stream:
             return streamed(pipeline(request), text, emb, backend(vocoder), seed, header=True)
         data, media, samples, stopped = await pipeline(request).speak_encoded(text, emb, format, backend(vocoder),
@@ -213,12 +271,14 @@ def create(settings: OrchestratorSettings | None = None) -> FastAPI:
 
     @app.post("/v1/clone/preview", tags=["clone"], response_model=ClonePreview)
     async def clone_preview(request: Request, reference_audio: UploadFile = File(...), text: str = Form(...),
-                            vocoder: Backend | None = Form(None), seed: int | None = Form(None)):
+                            vocoder: Backend | None = Form(None), seed: int | None = Form(None),
+                            tenant: Tenant = Depends(current_tenant)):
         """Like /v1/clone, but JSON with the audio (base64 WAV), the mel and the attention alignments,
         for the web page's pictures."""
         check_text(settings, text)
         emb, cached = await pipeline(request).embed_audio_file(await read_upload(reference_audio),
-                                                               reference_audio.filename or "reference")
+                                                               reference_audio.filename or "reference",
+                                                               owner=tenant.owner)
         speech = await pipeline(request).speak(text, emb, backend(vocoder), alignments=True, seed=seed)
         data, _ = write_audio_bytes(speech.wav, "wav")
         return ClonePreview(audio_wav_base64=base64.b64encode(data).decode(), duration_s=len(speech.wav) / 16000,
@@ -242,52 +302,59 @@ def create(settings: OrchestratorSettings | None = None) -> FastAPI:
 
     @app.post("/v1/voices", tags=["voices"], response_model=Voice, status_code=201, openapi_extra={"requestBody": {
         "content": {"multipart/form-data": {"schema": {"type": "object", "required": ["file"], "properties": {
-            "file": {"type": "string", "format": "binary"}, "name": {"type": "string"}}}},
+            "file": {"type": "string", "format": "binary"}, "name": {"type": "string", "maxLength": 200},
+            "reference_url": {"type": "string", "maxLength": 2048}}}},
             "application/json": {"schema": VoiceImport.model_json_schema()}}}})
-    async def enroll(request: Request):
-        """Enroll from reference audio (multipart `file`, `name`) or import an embedding (JSON)."""
+    async def enroll(request: Request, tenant: Tenant = Depends(current_tenant)):
+        """Enroll from reference audio (multipart `file` or `reference_url`, and `name`) or import an
+        embedding (JSON)."""
         store = request.app.state.store
         if request.headers.get("content-type", "").startswith("multipart/form-data"):
             form = await request.form()
-            upload = form.get("file")
-            if upload is None or isinstance(upload, str):
-                raise bad_request("multipart body needs an audio `file` field")
-            data = await read_upload(upload)
-            emb, _ = await pipeline(request).embed_audio_file(data, upload.filename or "reference")
-            name = str(form.get("name") or upload.filename or "voice")[:200]
-            voice = store.add(name, emb, "audio", hashlib.sha256(data).hexdigest())
+            url = form.get("reference_url")
+            data, filename = await reference(request, form.get("file"), url if isinstance(url, str) else None,
+                                             "file")
+            emb, _ = await pipeline(request).embed_audio_file(data, filename, owner=tenant.owner)
+            name = str(form.get("name") or filename or "voice")[:200]
+            voice = await asyncio.to_thread(store.add, name, emb, "audio", hashlib.sha256(data).hexdigest(),
+                                            owner=tenant.owner)
         else:
             body = parse_body(VoiceImport, await request.body())
             emb = check_embedding(decode_array(body.embedding, "embedding", ndim=(1,)))
-            voice = store.add(body.name, emb, "embedding")
+            voice = await asyncio.to_thread(store.add, body.name, emb, "embedding", owner=tenant.owner)
         return voice_view(voice)
 
     @app.get("/v1/voices", tags=["voices"], response_model=VoiceList)
-    async def list_voices(request: Request, limit: int = 100, offset: int = 0):
-        return VoiceList(voices=[voice_view(v) for v in request.app.state.store.list(min(limit, 1000), offset)])
+    async def list_voices(request: Request, limit: int = Query(100, ge=1, le=1000),
+                          offset: int = Query(0, ge=0, le=2**62), tenant: Tenant = Depends(current_tenant)):
+        """This key's voices (an admin key: everyone's), oldest first."""
+        voices = await asyncio.to_thread(request.app.state.store.list, limit, offset,
+                                         None if tenant.admin else tenant.owner)
+        return VoiceList(voices=[voice_view(v) for v in voices])
 
-    def get_voice(request: Request, voice_id: str) -> dict:
+    def get_voice(request: Request, voice_id: str, tenant: Tenant) -> dict:
         voice = request.app.state.store.get(voice_id)
-        if voice is None:
+        if voice is None or not tenant.sees(voice["owner"]):  # another key's voice: as if it did not exist
             raise APIError(404, "voice_not_found", f"no voice with id {voice_id!r}")
         return voice
 
     @app.get("/v1/voices/{voice_id}", tags=["voices"], response_model=Voice)
-    async def read_voice(voice_id: str, request: Request, include_embedding: bool = True):
-        return voice_view(get_voice(request, voice_id), include_embedding)
+    async def read_voice(voice_id: str, request: Request, include_embedding: bool = True,
+                         tenant: Tenant = Depends(current_tenant)):
+        return voice_view(get_voice(request, voice_id, tenant), include_embedding)
 
     @app.delete("/v1/voices/{voice_id}", tags=["voices"], status_code=204, response_class=Response)
-    async def delete_voice(voice_id: str, request: Request):
-        if not request.app.state.store.delete(voice_id):
-            raise APIError(404, "voice_not_found", f"no voice with id {voice_id!r}")
+    async def delete_voice(voice_id: str, request: Request, tenant: Tenant = Depends(current_tenant)):
+        get_voice(request, voice_id, tenant)
+        request.app.state.store.delete(voice_id)
         return Response(status_code=204)
 
     @app.post("/v1/tts", tags=["clone"], response_class=Response)
-    async def tts(body: TTSRequest, request: Request):
+    async def tts(body: TTSRequest, request: Request, tenant: Tenant = Depends(current_tenant)):
         """Speak with a saved voice (`voice_id`) or a given `embedding`."""
         check_text(settings, body.text)
         if body.voice_id:
-            emb = get_voice(request, body.voice_id)["embedding"]
+            emb = get_voice(request, body.voice_id, tenant)["embedding"]
         elif body.embedding is not None:
             emb = decode_array(body.embedding, "embedding", ndim=(1,))
         else:
@@ -296,10 +363,10 @@ def create(settings: OrchestratorSettings | None = None) -> FastAPI:
         return audio_response(speech.wav, body.format)
 
     @app.post("/v1/audio/speech", tags=["openai-compatible"], response_class=Response)
-    async def openai_speech(body: SpeechRequest, request: Request):
+    async def openai_speech(body: SpeechRequest, request: Request, tenant: Tenant = Depends(current_tenant)):
         """Drop-in for OpenAI's speech endpoint; `voice` must be an id from `/v1/voices`."""
         check_text(settings, body.input)
-        emb = get_voice(request, body.voice)["embedding"]
+        emb = get_voice(request, body.voice, tenant)["embedding"]
         if body.stream:
             if body.response_format not in ("wav", "pcm"):
                 raise bad_request("stream=true needs response_format wav or pcm")
@@ -318,37 +385,35 @@ def create(settings: OrchestratorSettings | None = None) -> FastAPI:
         return audio_response(wav, fmt)
 
     @app.post("/v1/jobs", tags=["jobs"], status_code=202, response_model=JobView)
-    async def submit_job(request: Request, reference_audio: UploadFile = File(...), text: str = Form(...),
+    async def submit_job(request: Request, reference_audio: UploadFile | None = File(None), text: str = Form(...),
                          format: AudioFormat = Form("wav"), vocoder: Backend | None = Form(None),
-                         seed: int | None = Form(None), webhook_url: str | None = Form(None)):
+                         seed: int | None = Form(None), webhook_url: str | None = Form(None, max_length=2048),
+                         reference_url: str | None = Form(None), tenant: Tenant = Depends(current_tenant)):
         """Queue a clone (same inputs as /v1/clone); poll `GET /v1/jobs/{id}` or get a signed webhook."""
         check_text(settings, text)
-        if webhook_url and not webhook_url.startswith(("http://", "https://")):
-            raise bad_request("webhook_url must be an http(s) URL")
-        data = await read_upload(reference_audio)
-        if not data:
-            raise bad_request("reference_audio: the uploaded file is empty")
+        check_webhook_url(webhook_url, settings.webhook_secret, request.app.state.outbound)
+        data, filename = await reference(request, reference_audio, reference_url, "reference_audio")
         params = {"text": text, "format": format, "vocoder": backend(vocoder), "seed": seed,
-                  "webhook_url": webhook_url, "filename": reference_audio.filename or "reference"}
+                  "webhook_url": webhook_url or None, "filename": filename, "owner": tenant.owner}
         jobs = request.app.state.jobs
         jid = await asyncio.to_thread(jobs.create, data, params)
         return job_view(await asyncio.to_thread(jobs.get, jid), request.app.state.results)
 
-    async def find_job(request: Request, job_id: str) -> dict:
+    async def find_job(request: Request, job_id: str, tenant: Tenant) -> dict:
         job = await asyncio.to_thread(request.app.state.jobs.get, job_id)
-        if job is None:
+        if job is None or not tenant.sees(job["params"].get("owner")):  # another key's job: as if absent
             raise APIError(404, "job_not_found", f"no job with id {job_id!r}")
         return job
 
     @app.get("/v1/jobs/{job_id}", tags=["jobs"], response_model=JobView)
-    async def job_status(job_id: str, request: Request):
-        return job_view(await find_job(request, job_id), request.app.state.results)
+    async def job_status(job_id: str, request: Request, tenant: Tenant = Depends(current_tenant)):
+        return job_view(await find_job(request, job_id, tenant), request.app.state.results)
 
     @app.get("/v1/jobs/{job_id}/result", tags=["jobs"], response_class=Response,
              responses={200: {"content": {"audio/wav": {}}}, 307: {"description": "presigned S3 URL"}})
-    async def job_result(job_id: str, request: Request):
+    async def job_result(job_id: str, request: Request, tenant: Tenant = Depends(current_tenant)):
         """The job's audio; with S3 storage, a redirect to a presigned URL."""
-        job = await find_job(request, job_id)
+        job = await find_job(request, job_id, tenant)
         if job["status"] != "succeeded":
             raise APIError(409, "job_not_ready", f"job {job_id} is {job['status']}"
                            + (f": {job['error']}" if job["error"] else ""))
@@ -361,6 +426,11 @@ def create(settings: OrchestratorSettings | None = None) -> FastAPI:
             raise APIError(410, "job_result_expired", f"the result of job {job_id} is no longer stored")
         return Response(data, media_type=media_type(job["result"]),
                         headers={"Content-Disposition": f'attachment; filename="{job["result"]}"'})
+
+    @app.get("/v1/info", tags=["ops"], response_model=OrchestratorInfo)
+    async def info(request: Request):
+        """Versions, stage replica counts, queue and limits; never URLs, keys or paths."""
+        return orchestrator_info(request.app)
 
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 

@@ -11,18 +11,20 @@ import logging
 import time
 import uuid
 
-import httpx
 from redis import Redis
 from rq import Queue, Retry, Worker, get_current_job
 from rq.exceptions import AbandonedJobError
 from rq.registry import StartedJobRegistry
 
 from common.errors import APIError
-from orchestrator_svc.jobs import render_clone, send_webhook, webhook_payload
+from orchestrator_svc.jobs import render_clone
 from orchestrator_svc.results import make_results
+from orchestrator_svc.webhooks import payload_of
 
 log = logging.getLogger("voxclone.jobs")
 QUEUE_NAME = "voxclone-clone"
+WEBHOOKS_KEY = "voxclone:webhooks"            # outcomes waiting for delivery by the web process's webhook tasks
+EXPIRING_KEY = "voxclone:results:expiring"   # result name -> when it is to be deleted (for S3; Redis expires its own)
 FIELDS = ["id", "status", "params", "created_at", "updated_at", "attempts", "error", "result", "webhook_status"]
 
 
@@ -75,9 +77,31 @@ class RedisJobStore:
 
     def succeed(self, jid: str, result: str) -> None:
         self._update(jid, status="succeeded", result=result, error=None)
+        self.redis.zadd(EXPIRING_KEY, {result: time.time() + self.ttl_s})
+        self.redis.delete(self._key(jid) + ":ref")  # the upload is not needed once the job is over
 
     def fail(self, jid: str, error: str, final: bool) -> None:
         self._update(jid, status="failed" if final else "queued", error=error)
+        if final:
+            self.redis.delete(self._key(jid) + ":ref")
+
+    def sweep(self, ttl_s: float, delete_result) -> int:
+        """Delete results whose JOB_TTL_S has passed (they may live in S3, which does not expire them); job
+        records and references expire in Redis by themselves."""
+        names = [n.decode() for n in self.redis.zrangebyscore(EXPIRING_KEY, 0, time.time())]
+        for name in names:
+            delete_result(name)
+            self.redis.zrem(EXPIRING_KEY, name)
+        return len(names)
+
+    def hand_over_webhook(self, job: dict) -> None:
+        self._update(job["id"], webhook_status="pending")
+        self.redis.rpush(WEBHOOKS_KEY, json.dumps({"id": job["id"], "url": job["params"]["webhook_url"],
+                                                   "payload": payload_of(job)}))
+
+    def next_webhook(self, timeout_s: float = 1.0) -> dict | None:
+        item = self.redis.blpop([WEBHOOKS_KEY], timeout=timeout_s)
+        return json.loads(item[1]) if item else None
 
     def set_webhook_status(self, jid: str, status: str) -> None:
         self._update(jid, webhook_status=status)
@@ -102,13 +126,10 @@ def store_for(redis: Redis, settings) -> RedisJobStore:
 
 
 def _finish(store: RedisJobStore, settings, jid: str) -> None:
+    """Hand the outcome to the webhook tasks (in the orchestrator): a slow receiver never holds this worker."""
     job = store.get(jid)
     if job and job["params"].get("webhook_url"):
-        async def deliver():
-            async with httpx.AsyncClient() as client:
-                return await send_webhook(client, job["params"]["webhook_url"], webhook_payload(job),
-                                          settings.webhook_secret)
-        store.set_webhook_status(jid, "delivered" if asyncio.run(deliver()) else "failed")
+        store.hand_over_webhook(job)
 
 
 def run_clone_job(jid: str) -> str | None:

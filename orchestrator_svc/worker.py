@@ -6,6 +6,7 @@ import logging
 import signal
 
 from common.logs import configure_logging
+from orchestrator_svc import background
 from orchestrator_svc.app import OrchestratorSettings, build_pipeline
 from orchestrator_svc.jobs import JobStore, worker_loop
 from orchestrator_svc.results import make_results
@@ -18,15 +19,20 @@ async def main(settings: OrchestratorSettings, concurrency: int = 1) -> None:
     pipeline, client = build_pipeline(settings)
     store = JobStore(settings.data_dir, lease_s=settings.job_lease_s, max_attempts=settings.job_max_attempts)
     results = make_results(settings)
-    stop = asyncio.Event()
+    tasks = background.Background()
+    tasks.start_webhooks(background.webhook_queue(settings, store))
+    notify = background.notifier(store, tasks.webhooks)
+    for _ in range(concurrency):
+        tasks.add("job_workers", worker_loop(store, results, pipeline, notify, asyncio.Event()))
+    stopping = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
+        loop.add_signal_handler(sig, stopping.set)
     log.info("worker started", extra={"data_dir": settings.data_dir})
     try:
-        await asyncio.gather(*(worker_loop(store, results, pipeline, client, settings.webhook_secret, stop)
-                               for _ in range(concurrency)))
+        await stopping.wait()
     finally:
+        await tasks.stop()  # a job in progress is released: queued again at once for another worker
         await client.aclose()
         store.close()
         pipeline.store.close()

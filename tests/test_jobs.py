@@ -44,7 +44,8 @@ def webhook():
 def orchestrator(urls, data_dir, **env):
     return ServiceProcess("orchestrator", free_port(), {
         **TEST_ENV, "ENCODER_URLS": urls["encoder"], "SYNTHESIZER_URLS": urls["synthesizer"],
-        "VOCODER_URLS": urls["vocoder"], "DATA_DIR": str(data_dir), "WEBHOOK_SECRET": SECRET, **env},
+        "VOCODER_URLS": urls["vocoder"], "DATA_DIR": str(data_dir), "WEBHOOK_SECRET": SECRET,
+        "OUTBOUND_ALLOW": "127.0.0.1/32", **env},
         log_path=data_dir / "orchestrator.log")
 
 
@@ -81,8 +82,10 @@ def test_job_runs_and_webhook_is_signed_and_retried(urls, tmp_path, webhook):
         while len(deliveries()) < 2 and time.time() < deadline:
             time.sleep(0.2)
         body, headers = deliveries()[-1]
-        expected = "sha256=" + hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest()
-        assert headers["X-Voxclone-Signature"] == expected
+        stamp = headers["X-Voxclone-Signature"].split(",")[0].removeprefix("t=")
+        assert abs(time.time() - int(stamp)) < 120  # signed with the time of sending (replays are stale)
+        expected = hmac.new(SECRET.encode(), f"{stamp}.".encode() + body, hashlib.sha256).hexdigest()
+        assert headers["X-Voxclone-Signature"] == f"t={stamp},v1={expected}"
         assert json.loads(body) == {"id": jid, "status": "succeeded", "error": None,
                                     "result_path": f"/v1/jobs/{jid}/result"}
         assert len(deliveries()) == 2  # the first delivery got a 500 and was retried
