@@ -37,21 +37,31 @@ class RedisJobStore:
     def _key(jid: str) -> str:
         return f"voxclone:job:{jid}"
 
+    @property
+    def open_ttl_s(self) -> int:
+        """Expiry of a queued or running job's record and upload: JOB_TTL_S counts from the end of a job, so
+        an unfinished one is kept as long as all its attempts could take, and then JOB_TTL_S."""
+        return int(self.ttl_s + self.timeout_s * (self.max_attempts + 1))
+
     def _update(self, jid: str, **fields) -> None:
+        if not self.redis.exists(self._key(jid)):
+            return  # expired: never bring back half a record
         fields["updated_at"] = time.time()
+        finished = fields.get("status") in ("succeeded", "failed")
         with self.redis.pipeline() as p:
             p.hset(self._key(jid), mapping={k: "" if v is None else v for k, v in fields.items()})
-            p.expire(self._key(jid), self.ttl_s)
+            if finished:
+                p.expire(self._key(jid), self.ttl_s)
             p.execute()
 
     def create(self, reference: bytes, params: dict) -> str:
         jid = "job_" + uuid.uuid4().hex[:20]
         now = time.time()
         with self.redis.pipeline() as p:  # record and reference land together, before any worker can look
-            p.set(self._key(jid) + ":ref", reference, ex=self.ttl_s)
+            p.set(self._key(jid) + ":ref", reference, ex=self.open_ttl_s)
             p.hset(self._key(jid), mapping={"id": jid, "status": "queued", "params": json.dumps(params),
                                             "created_at": now, "updated_at": now, "attempts": 0})
-            p.expire(self._key(jid), self.ttl_s)
+            p.expire(self._key(jid), self.open_ttl_s)
             p.execute()
         self.queue.enqueue(run_clone_job, jid, job_id=jid, retry=Retry(max=self.max_attempts - 1),
                            on_failure=on_job_failure, job_timeout=int(self.timeout_s), result_ttl=3600,
@@ -63,6 +73,8 @@ class RedisJobStore:
         if not raw:
             return None
         job = {k.decode(): v.decode() for k, v in raw.items()}
+        if "params" not in job:
+            return None  # a fragment left by an update racing the record's expiry
         out = {f: job.get(f) or None for f in FIELDS}
         out.update(params=json.loads(job["params"]), created_at=float(job["created_at"]),
                    updated_at=float(job["updated_at"]), attempts=int(job.get("attempts") or 0))
