@@ -25,6 +25,7 @@ from orchestrator_svc import background
 from orchestrator_svc.clients import StagePool
 from orchestrator_svc.jobs import JobStore, worker_loop
 from orchestrator_svc.pipeline import Pipeline, check_embedding, pcm16, speak_stream, wav_stream_header
+from orchestrator_svc.responses import document_errors, install_allow_header
 from orchestrator_svc.results import make_results, media_type
 from orchestrator_svc.schemas import (
     AudioFormat,
@@ -432,6 +433,8 @@ def create(settings: OrchestratorSettings | None = None) -> FastAPI:
         """Versions, stage replica counts, queue and limits; never URLs, keys or paths."""
         return orchestrator_info(request.app)
 
+    document_errors(app)
+    install_allow_header(app)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
     @app.get("/", include_in_schema=False)
