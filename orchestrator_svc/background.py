@@ -4,7 +4,7 @@ import asyncio
 import logging
 
 from common.outbound import OutboundPolicy
-from orchestrator_svc.webhooks import WebhookQueue, WebhookSender, payload_of
+from orchestrator_svc.jobs.webhooks import WebhookQueue, WebhookSender, payload_of
 
 log = logging.getLogger("voxclone.background")
 
@@ -38,7 +38,7 @@ async def retention_loop(jobs, results, ttl_s: float) -> None:
     while True:
         try:
             await asyncio.to_thread(jobs.sweep, ttl_s, results.delete)
-        except Exception:  # noqa: BLE001 - retried on the next pass
+        except Exception:
             log.exception("retention sweep failed")
         await asyncio.sleep(sweep_interval_s(ttl_s))
 
@@ -50,7 +50,7 @@ async def redis_webhook_feed(jobs, webhooks: WebhookQueue) -> None:
             item = await asyncio.to_thread(jobs.next_webhook, 1.0)
             if item:
                 webhooks.submit(item["id"], item["url"], item["payload"])
-        except Exception:  # noqa: BLE001 - Redis away for a moment: try again
+        except Exception:
             log.exception("webhook feed error")
             await asyncio.sleep(1.0)
 

@@ -42,3 +42,24 @@ def tenant_for(settings, key: str | None) -> Tenant:
 def current_tenant(request: Request) -> Tenant:
     """FastAPI dependency (authentication itself has already run in the service middleware)."""
     return tenant_for(request.app.state.settings, presented_key(request))
+
+
+class TenantVoices:
+    """The voice library as one tenant sees it: other keys' voices do not exist. Routes get this instead of
+    the VoiceStore itself (deps.Voices), so no route can forget the check."""
+
+    def __init__(self, store, tenant: Tenant):
+        self.store, self.tenant = store, tenant
+
+    def add(self, name, embedding, source, audio_sha256=None, meta=None) -> dict:
+        return self.store.add(name, embedding, source, audio_sha256, meta, owner=self.tenant.owner)
+
+    def get(self, vid: str) -> dict | None:
+        voice = self.store.get(vid)
+        return voice if voice is not None and self.tenant.sees(voice["owner"]) else None
+
+    def list(self, limit: int = 100, offset: int = 0) -> list[dict]:
+        return self.store.list(limit, offset, None if self.tenant.admin else self.tenant.owner)
+
+    def delete(self, vid: str) -> bool:
+        return self.get(vid) is not None and self.store.delete(vid)

@@ -6,24 +6,16 @@ import logging
 import signal
 
 from common.logs import configure_logging
-from orchestrator_svc import background
-from orchestrator_svc.app import OrchestratorSettings, build_pipeline
-from orchestrator_svc.jobs import JobStore, worker_loop
-from orchestrator_svc.results import make_results
+from orchestrator_svc import wiring
+from orchestrator_svc.settings import OrchestratorSettings
 
 log = logging.getLogger("voxclone.worker")
 
 
 async def main(settings: OrchestratorSettings, concurrency: int = 1) -> None:
+    """SQLite queue workers in this process until SIGTERM/SIGINT."""
     configure_logging("worker", settings.log_level)
-    pipeline, client = build_pipeline(settings)
-    store = JobStore(settings.data_dir, lease_s=settings.job_lease_s, max_attempts=settings.job_max_attempts)
-    results = make_results(settings)
-    tasks = background.Background()
-    tasks.start_webhooks(background.webhook_queue(settings, store))
-    notify = background.notifier(store, tasks.webhooks)
-    for _ in range(concurrency):
-        tasks.add("job_workers", worker_loop(store, results, pipeline, notify, asyncio.Event()))
+    parts = wiring.build(settings.model_copy(update={"job_workers": concurrency}))
     stopping = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -32,16 +24,13 @@ async def main(settings: OrchestratorSettings, concurrency: int = 1) -> None:
     try:
         await stopping.wait()
     finally:
-        await tasks.stop()  # a job in progress is released: queued again at once for another worker
-        await client.aclose()
-        store.close()
-        pipeline.store.close()
+        await parts.aclose()  # a job in progress is released: queued again at once for another worker
 
 
 if __name__ == "__main__":
     settings = OrchestratorSettings()
     if settings.redis_jobs:
-        from orchestrator_svc.redis_jobs import run_worker
+        from orchestrator_svc.jobs.rq_tasks import run_worker
         configure_logging("worker", settings.log_level)
         run_worker(settings)
     else:

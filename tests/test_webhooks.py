@@ -5,7 +5,7 @@ import time
 import httpx
 import pytest
 
-from orchestrator_svc.webhooks import sign, verify_signature
+from orchestrator_svc.jobs.webhooks import sign, verify_signature
 
 
 def test_signature_binds_body_and_time():
@@ -31,7 +31,7 @@ def test_readyz_turns_unready_when_a_background_task_dies(urls, tmp_path, kind):
         async with app.router.lifespan_context(app):
             client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://o")
             assert (await client.get("/readyz")).status_code == 200
-            task = app.state.background.tasks[kind][0]
+            task = app.state.orchestrator.background.tasks[kind][0]
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)
             r = await client.get("/readyz")

@@ -12,7 +12,7 @@ import pytest
 from common.stack import ServiceProcess, free_port
 from tests.conftest import DATA, TEST_ENV
 from tests.hostile.receivers import answer, serve, silent_until_released
-from tests.test_redis_jobs import redis_url, s3_endpoint  # noqa: F401 - fixtures
+from tests.test_redis_jobs import s3_endpoint  # noqa: F401 - fixture
 from tests.waiting import wait_for
 
 SECRET = "hostile-secret"
@@ -181,7 +181,7 @@ def test_worker_survives_a_broken_job_record_and_logs_it(allowing):
 
 def test_reference_by_url_for_clone_voices_and_jobs(allowing):
     big = b"RIFF" + b"\0" * 2_100_000
-    base, seen, server = serve(lambda h, r: answer(200, big if "big" in h.path else REF,
+    base, _, server = serve(lambda h, r: answer(200, big if "big" in h.path else REF,
                                                    {"content-type": "audio/wav"})(h, r))
     moved, _, m_server = serve(answer(301, headers={"Location": base + "/ref.wav"}))
     try:
@@ -340,7 +340,7 @@ def test_stage_429_is_a_retryable_503_not_a_stage_failure(urls, tmp_path):
         enc.stop()
 
 
-def test_redis_jobs_results_in_s3_are_deleted_after_ttl(urls, tmp_path, redis_url, s3_endpoint):
+def test_redis_jobs_results_in_s3_are_deleted_after_ttl(urls, tmp_path, redis_url, s3_endpoint):  # noqa: F811
     import boto3
 
     from tests.test_redis_jobs import rq_worker

@@ -1,31 +1,25 @@
-"""Jobs through Redis (REDIS_URL): an rq queue, worker processes on any host, results in Redis or S3.
+"""Jobs through Redis (REDIS_URL): our record of each job in a Redis hash, the work moved by an rq queue.
 
-The job's public record (what GET /v1/jobs/{id} shows) is a Redis hash of ours; rq only moves the work. rq
-gives the durability: an accepted job sits in the queue until a worker takes it, and a worker that dies
+rq gives the durability: an accepted job sits in the queue until a worker takes it, and a worker that dies
 mid-job (its execution heartbeat expires: job_monitoring_interval + 60 s) has the job retried by whichever
-worker runs the next maintenance pass. Workers run as separate processes: `python -m orchestrator_svc.worker`.
+worker runs the next maintenance pass. The functions rq runs are in `rq_tasks`, named here by their dotted
+path so this module needs nothing from the worker side (no import circle through the wiring).
 """
-import asyncio
 import json
-import logging
 import time
-import uuid
 
 from redis import Redis
-from rq import Queue, Retry, Worker, get_current_job
-from rq.exceptions import AbandonedJobError
+from rq import Callback, Queue, Retry, Worker
 from rq.registry import StartedJobRegistry
 
-from common.errors import APIError
-from orchestrator_svc.jobs import render_clone
-from orchestrator_svc.results import make_results
-from orchestrator_svc.webhooks import payload_of
+from orchestrator_svc.jobs.stores import JOB_FIELDS, new_job_id
+from orchestrator_svc.jobs.webhooks import payload_of
 
-log = logging.getLogger("voxclone.jobs")
 QUEUE_NAME = "voxclone-clone"
+RUN_TASK = "orchestrator_svc.jobs.rq_tasks.run_clone_job"
+FAILURE_CALLBACK = "orchestrator_svc.jobs.rq_tasks.on_job_failure"
 WEBHOOKS_KEY = "voxclone:webhooks"            # outcomes waiting for delivery by the web process's webhook tasks
 EXPIRING_KEY = "voxclone:results:expiring"   # result name -> when it is to be deleted (for S3; Redis expires its own)
-FIELDS = ["id", "status", "params", "created_at", "updated_at", "attempts", "error", "result", "webhook_status"]
 
 
 class RedisJobStore:
@@ -47,15 +41,14 @@ class RedisJobStore:
         if not self.redis.exists(self._key(jid)):
             return  # expired: never bring back half a record
         fields["updated_at"] = time.time()
-        finished = fields.get("status") in ("succeeded", "failed")
         with self.redis.pipeline() as p:
             p.hset(self._key(jid), mapping={k: "" if v is None else v for k, v in fields.items()})
-            if finished:
+            if fields.get("status") in ("succeeded", "failed"):
                 p.expire(self._key(jid), self.ttl_s)
             p.execute()
 
     def create(self, reference: bytes, params: dict) -> str:
-        jid = "job_" + uuid.uuid4().hex[:20]
+        jid = new_job_id()
         now = time.time()
         with self.redis.pipeline() as p:  # record and reference land together, before any worker can look
             p.set(self._key(jid) + ":ref", reference, ex=self.open_ttl_s)
@@ -63,9 +56,9 @@ class RedisJobStore:
                                             "created_at": now, "updated_at": now, "attempts": 0})
             p.expire(self._key(jid), self.open_ttl_s)
             p.execute()
-        self.queue.enqueue(run_clone_job, jid, job_id=jid, retry=Retry(max=self.max_attempts - 1),
-                           on_failure=on_job_failure, job_timeout=int(self.timeout_s), result_ttl=3600,
-                           failure_ttl=self.ttl_s)
+        self.queue.enqueue(RUN_TASK, jid, job_id=jid, retry=Retry(max=self.max_attempts - 1),
+                           on_failure=Callback(FAILURE_CALLBACK), job_timeout=int(self.timeout_s),
+                           result_ttl=3600, failure_ttl=self.ttl_s)
         return jid
 
     def get(self, jid: str) -> dict | None:
@@ -75,12 +68,12 @@ class RedisJobStore:
         job = {k.decode(): v.decode() for k, v in raw.items()}
         if "params" not in job:
             return None  # a fragment left by an update racing the record's expiry
-        out = {f: job.get(f) or None for f in FIELDS}
+        out = {f: job.get(f) or None for f in JOB_FIELDS}
         out.update(params=json.loads(job["params"]), created_at=float(job["created_at"]),
                    updated_at=float(job["updated_at"]), attempts=int(job.get("attempts") or 0))
         return out
 
-    def reference(self, jid: str) -> bytes:
+    def reference(self, jid: str) -> bytes | None:
         return self.redis.get(self._key(jid) + ":ref")
 
     def start_attempt(self, jid: str) -> None:
@@ -92,9 +85,11 @@ class RedisJobStore:
         self.redis.zadd(EXPIRING_KEY, {result: time.time() + self.ttl_s})
         self.redis.delete(self._key(jid) + ":ref")  # the upload is not needed once the job is over
 
-    def fail(self, jid: str, error: str, final: bool) -> None:
-        self._update(jid, status="failed" if final else "queued", error=error)
-        if final:
+    def fail(self, jid: str, error: str, retry: bool) -> None:
+        job = self.get(jid)
+        again = retry and job is not None and job["attempts"] < self.max_attempts
+        self._update(jid, status="queued" if again else "failed", error=error)
+        if not again:
             self.redis.delete(self._key(jid) + ":ref")
 
     def sweep(self, ttl_s: float, delete_result) -> int:
@@ -126,77 +121,3 @@ class RedisJobStore:
 
     def close(self) -> None:
         self.redis.close()
-
-
-def _settings():
-    from orchestrator_svc.app import OrchestratorSettings
-    return OrchestratorSettings()
-
-
-def store_for(redis: Redis, settings) -> RedisJobStore:
-    return RedisJobStore(redis, settings.job_ttl_s, settings.job_max_attempts, settings.job_lease_s)
-
-
-def _finish(store: RedisJobStore, settings, jid: str) -> None:
-    """Hand the outcome to the webhook tasks (in the orchestrator): a slow receiver never holds this worker."""
-    job = store.get(jid)
-    if job and job["params"].get("webhook_url"):
-        store.hand_over_webhook(job)
-
-
-def run_clone_job(jid: str) -> str | None:
-    """rq job function, run in the worker's forked work-horse."""
-    from orchestrator_svc.app import build_pipeline
-    settings, redis = _settings(), get_current_job().connection
-    store = store_for(redis, settings)
-    store.start_attempt(jid)
-    params = store.get(jid)["params"]
-
-    async def clone() -> bytes:
-        pipeline, client = build_pipeline(settings)
-        try:
-            return await render_clone(pipeline, store.reference(jid), params)
-        finally:
-            await client.aclose()
-            pipeline.store.close()
-
-    try:
-        audio = asyncio.run(clone())
-    except APIError as exc:
-        if exc.status >= 500:
-            raise  # rq retries it (on_job_failure records the outcome)
-        store.fail(jid, exc.message, final=True)  # a 4xx would fail the same way again
-        _finish(store, settings, jid)
-        return None
-    name = f"{jid}.{params['format']}"
-    make_results(settings, redis).put(name, audio)
-    store.succeed(jid, name)
-    _finish(store, settings, jid)
-    return name
-
-
-def on_job_failure(job, connection, exc_type, exc_value, traceback) -> None:
-    """rq failure callback: an exception in the job, a timeout, or a worker that died (AbandonedJobError)."""
-    settings = _settings()
-    store = store_for(connection, settings)
-    if exc_type is AbandonedJobError:
-        message = "the worker stopped mid-job"
-    elif isinstance(exc_value, APIError):
-        message = exc_value.message
-    else:
-        message = f"internal error: {exc_type.__name__}"
-    final = not job.retries_left  # rq retries after this callback while retries are left
-    store.fail(job.id, message, final=final)
-    log.warning("job attempt failed", extra={"job": job.id, "error": message, "final": final})
-    if final:
-        _finish(store, settings, job.id)
-
-
-def run_worker(settings) -> None:
-    """A blocking rq worker for the clone queue (SIGTERM: finish the current job, then stop)."""
-    redis = Redis.from_url(settings.redis_url)
-    worker = Worker([Queue(QUEUE_NAME, connection=redis)], connection=redis,
-                    worker_ttl=settings.job_worker_ttl_s, job_monitoring_interval=settings.job_monitoring_interval_s,
-                    maintenance_interval=settings.job_maintenance_interval_s)
-    log.info("rq worker started", extra={"queue": QUEUE_NAME})
-    worker.work(logging_level=settings.log_level)

@@ -68,7 +68,7 @@ class WebhookSender:
             return await asyncio.wait_for(self._attempts(url, payload), self.deadline_s)
         except TimeoutError:
             log.info("webhook deadline passed", extra={"job": payload.get("id"), "deadline_s": self.deadline_s})
-        except Exception:  # noqa: BLE001 - a delivery must never take its task down
+        except Exception:
             log.exception("webhook delivery error", extra={"job": payload.get("id")})
         return False
 
@@ -115,7 +115,7 @@ class WebhookQueue:
     def _record(self, job_id: str, delivered: bool) -> None:
         try:
             self.record(job_id, delivered)
-        except Exception:  # noqa: BLE001 - a store hiccup must not end the delivery task
+        except Exception:
             log.exception("could not record webhook outcome", extra={"job": job_id})
 
     async def _run(self) -> None:
