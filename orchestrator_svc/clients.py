@@ -75,11 +75,23 @@ class StagePool:
         """Readiness of every replica: {url: bool}."""
         async def one(url):
             try:
-                return (await self.client.get(url + "/readyz", timeout=2.0)).status_code == 200
+                resp = await self.client.get(url + "/readyz", headers=self._headers(None), timeout=2.0)
+                return resp.status_code == 200
             except httpx.HTTPError:
                 return False
         results = await asyncio.gather(*(one(u) for u in self.urls))
         return dict(zip(self.urls, results))
+
+    async def key_problem(self) -> str | None:
+        """Whether the stage accepts our key: its /v1/info needs one whenever the stage has API_KEYS."""
+        try:
+            resp = await self.client.get(self.urls[0] + "/v1/info", headers=self._headers(None), timeout=2.0)
+        except httpx.HTTPError:
+            return None  # reachability is the readiness check's business
+        if resp.status_code in (401, 403):
+            return (f"the {self.stage} stage rejects the orchestrator's key ({resp.status_code}): set STAGE_API_KEY "
+                    "to one of the stages' API_KEYS")
+        return None
 
 
 def check_stage_response(stage: str, resp: httpx.Response) -> httpx.Response:
@@ -90,7 +102,13 @@ def check_stage_response(stage: str, resp: httpx.Response) -> httpx.Response:
         message, code = err.get("message", resp.text[:200]), err.get("code", "stage_error")
     except ValueError:
         message, code = resp.text[:200], "stage_error"
-    if 400 <= resp.status_code < 500 and resp.status_code not in (401, 403, 429):
+    if resp.status_code == 429:
+        # The stage's limit, not the user's: the user may retry, so 503 with the stage's Retry-After, never a
+        # 502 that reads as a failure. Users' own 429s come from the orchestrator's limiter.
+        retry_after = resp.headers.get("retry-after", "")
+        raise APIError(503, "stage_busy", f"the {stage} stage is busy; retry shortly",
+                       headers={"Retry-After": retry_after if retry_after.isdigit() else "1"})
+    if 400 <= resp.status_code < 500 and resp.status_code not in (401, 403):
         raise APIError(resp.status_code, code, f"{stage}: {message}")
     status = 503 if resp.status_code == 503 else 502
     raise APIError(status, "stage_failed", f"the {stage} stage failed ({resp.status_code}): {message}")

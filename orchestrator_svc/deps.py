@@ -4,12 +4,13 @@ from typing import Annotated
 
 from fastapi import Depends, Request, UploadFile
 
-from common.errors import APIError
+from common.errors import APIError, bad_request
+from common.outbound import fetch_bytes
 from common.service import make_auth_dependency
 from orchestrator_svc.jobs.stores import JobStore, ResultStore
 from orchestrator_svc.pipeline import Pipeline
 from orchestrator_svc.settings import OrchestratorSettings
-from orchestrator_svc.voices import VoiceStore
+from orchestrator_svc.tenancy import Tenant, TenantVoices, current_tenant
 from orchestrator_svc.wiring import Orchestrator
 
 
@@ -25,8 +26,9 @@ def get_pipeline(parts: Annotated[Orchestrator, Depends(get_orchestrator)]) -> P
     return parts.pipeline
 
 
-def get_voice_store(parts: Annotated[Orchestrator, Depends(get_orchestrator)]) -> VoiceStore:
-    return parts.voices
+def get_voice_store(request: Request, parts: Annotated[Orchestrator, Depends(get_orchestrator)]) -> TenantVoices:
+    """The library as the caller's key sees it (tenancy)."""
+    return TenantVoices(parts.voices, current_tenant(request))
 
 
 def get_job_store(parts: Annotated[Orchestrator, Depends(get_orchestrator)]) -> JobStore:
@@ -45,9 +47,11 @@ async def require_api_key(request: Request) -> None:
 
 Settings = Annotated[OrchestratorSettings, Depends(get_settings)]
 Pipe = Annotated[Pipeline, Depends(get_pipeline)]
-Voices = Annotated[VoiceStore, Depends(get_voice_store)]
+Voices = Annotated[TenantVoices, Depends(get_voice_store)]
+Caller = Annotated[Tenant, Depends(current_tenant)]
 Jobs = Annotated[JobStore, Depends(get_job_store)]
 Results = Annotated[ResultStore, Depends(get_result_store)]
+Parts = Annotated[Orchestrator, Depends(get_orchestrator)]
 Authorized = Depends(require_api_key)
 
 
@@ -56,3 +60,16 @@ async def read_upload(upload: UploadFile, max_bytes: int) -> bytes:
     if len(data) > max_bytes:
         raise APIError(413, "payload_too_large", f"upload exceeds {max_bytes} bytes")
     return data
+
+
+async def reference_of(parts: Orchestrator, upload, url: str | None, field: str) -> tuple[bytes, str]:
+    """The reference audio as bytes and a file name: an upload, or fetched from `reference_url` under the
+    outbound-URL policy with the same size limit."""
+    if (upload is None or isinstance(upload, str)) == (not url):
+        raise bad_request(f"give either `{field}` (a file) or `reference_url`, not both or neither")
+    if url:
+        return await fetch_bytes(parts.outbound, url, "reference_url"), "reference"
+    data = await read_upload(upload, parts.settings.max_upload_bytes)
+    if not data:
+        raise bad_request(f"{field}: the uploaded file is empty")
+    return data, upload.filename or "reference"

@@ -9,6 +9,7 @@ from orchestrator_svc.jobs.stores import JobStore, ResultStore
 from orchestrator_svc.schemas import JobView
 from orchestrator_svc.settings import OrchestratorSettings
 from orchestrator_svc.speaking import check_text, vocoder_choice
+from orchestrator_svc.tenancy import SHARED, Tenant
 
 
 @dataclass
@@ -31,31 +32,30 @@ def job_view(job: dict, results: ResultStore) -> JobView:
 
 async def submit_job(jobs: JobStore, results: ResultStore, settings: OrchestratorSettings, reference: bytes,
                      filename: str | None, text: str, fmt: str, vocoder: str | None, seed: int | None,
-                     webhook_url: str | None) -> JobView:
+                     webhook_url: str | None, owner: str = "") -> JobView:
+    """`webhook_url` has passed jobs.webhooks.check_webhook_url; the job belongs to `owner` (tenancy)."""
     check_text(settings, text)
-    if webhook_url and not webhook_url.startswith(("http://", "https://")):
-        raise bad_request("webhook_url must be an http(s) URL")
     if not reference:
         raise bad_request("reference_audio: the uploaded file is empty")
     params = {"text": text, "format": fmt, "vocoder": vocoder_choice(settings, vocoder), "seed": seed,
-              "webhook_url": webhook_url, "filename": filename or "reference"}
+              "webhook_url": webhook_url or None, "filename": filename or "reference", "owner": owner}
     jid = await run_blocking(jobs.create, reference, params)
     return await run_blocking(job_view, await run_blocking(jobs.get, jid), results)
 
 
-async def find_job(jobs: JobStore, job_id: str) -> dict:
+async def find_job(jobs: JobStore, job_id: str, caller: Tenant = SHARED) -> dict:
     job = await run_blocking(jobs.get, job_id)
-    if job is None:
+    if job is None or not caller.sees(job["params"].get("owner")):  # another key's job: as if absent
         raise APIError(404, "job_not_found", f"no job with id {job_id!r}")
     return job
 
 
-async def job_status(jobs: JobStore, results: ResultStore, job_id: str) -> JobView:
-    return await run_blocking(job_view, await find_job(jobs, job_id), results)
+async def job_status(jobs: JobStore, results: ResultStore, job_id: str, caller: Tenant = SHARED) -> JobView:
+    return await run_blocking(job_view, await find_job(jobs, job_id, caller), results)
 
 
-async def job_result(jobs: JobStore, results: ResultStore, job_id: str) -> JobResult:
-    job = await find_job(jobs, job_id)
+async def job_result(jobs: JobStore, results: ResultStore, job_id: str, caller: Tenant = SHARED) -> JobResult:
+    job = await find_job(jobs, job_id, caller)
     if job["status"] != "succeeded":
         raise APIError(409, "job_not_ready", f"job {job_id} is {job['status']}"
                        + (f": {job['error']}" if job["error"] else ""))

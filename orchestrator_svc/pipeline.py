@@ -41,9 +41,11 @@ class Pipeline:
     def __init__(self, encoder: StagePool, synthesizer: StagePool, vocoder: StagePool, store: VoiceStore):
         self.encoder, self.synthesizer, self.vocoder, self.store = encoder, synthesizer, vocoder, store
 
-    async def embed_audio_file(self, data: bytes, filename: str = "reference") -> tuple[np.ndarray, bool]:
-        """Embedding of an uploaded reference; identical bytes are embedded only once (hash cache)."""
-        digest = hashlib.sha256(data).hexdigest()
+    async def embed_audio_file(self, data: bytes, filename: str = "reference",
+                               owner: str = "") -> tuple[np.ndarray, bool]:
+        """Embedding of an uploaded reference; identical bytes are embedded only once (hash cache). The cache
+        is per owner (API key), so X-Embedding-Cached never tells one tenant what another uploaded."""
+        digest = hashlib.sha256(owner.encode() + b"\0" + data if owner else data).hexdigest()
         cached = await run_blocking(self.store.cached_embedding, digest)
         if cached is not None:
             return cached, True

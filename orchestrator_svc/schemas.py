@@ -77,3 +77,16 @@ class JobView(BaseModel):
     status_url: str
     result_url: str | None = None
     webhook: str | None = Field(None, description="delivered / failed, when a webhook_url was given")
+
+
+class OrchestratorInfo(BaseModel):
+    service: Literal["orchestrator"] = "orchestrator"
+    version: str
+    python: str
+    stages: dict[str, int] = Field(description="replica count per stage (the URLs themselves are not shown)")
+    job_queue: Literal["sqlite", "redis"]
+    job_workers: int = Field(description="job workers inside this process")
+    job_ttl_s: int
+    webhooks_enabled: bool = Field(description="false when WEBHOOK_SECRET is not set")
+    auth_required: bool
+    limits: dict[str, float]

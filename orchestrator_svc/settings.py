@@ -32,12 +32,17 @@ class OrchestratorSettings(ServiceSettings):
                                                   "separate workers.")
     job_lease_s: float = Field(600.0, gt=0, description="longest a job may run before it is taken to have died")
     job_max_attempts: int = Field(3, ge=1)
-    job_ttl_s: int = Field(7 * 86400, gt=0, description="Redis: how long job records and results are kept")
+    job_ttl_s: int = Field(7 * 86400, gt=0, description="how long finished jobs' records and results are kept")
     job_worker_ttl_s: int = Field(60, gt=0, description="Redis: worker heartbeat; idle workers wake this often")
     job_monitoring_interval_s: int = Field(10, gt=0,
                                            description="Redis: a dead worker's job is retried this + 60 s later")
     job_maintenance_interval_s: int = Field(60, gt=0, description="Redis: how often workers look for abandoned jobs")
-    webhook_secret: str = Field("", description="HMAC-SHA256 key for X-Voxclone-Signature on job webhooks")
+    webhook_secret: str = Field("", description="HMAC-SHA256 key for X-Voxclone-Signature on job webhooks; "
+                                                "empty: webhooks are disabled (submissions with one get 422)")
+    webhook_deadline_s: float = Field(60.0, gt=0, description="all attempts of one webhook delivery end by then")
+    outbound_allow: str = Field("", description="networks (CIDR, comma-separated) that webhooks and "
+                                                "reference_url may reach although not public, e.g. 10.0.0.0/8")
+    admin_api_keys: str = Field("", description="keys that see every tenant's voices and jobs")
     s3_bucket: str = Field("", description="store job results in this S3(-compatible) bucket; presigned URLs")
     s3_prefix: str = "voxclone/"
     s3_endpoint_url: str = Field("", description="for S3-compatible stores (MinIO, Ceph, R2...)")
@@ -62,6 +67,19 @@ class OrchestratorSettings(ServiceSettings):
         if value and urlsplit(value).scheme not in ("http", "https"):
             raise ValueError(f"{value!r} is not an http(s) URL")
         return value
+
+    @field_validator("outbound_allow")
+    @classmethod
+    def _networks(cls, value: str) -> str:
+        from common.outbound import OutboundPolicy
+        OutboundPolicy(value)  # raises naming OUTBOUND_ALLOW
+        return value
+
+    def admin_key_list(self) -> list[str]:
+        return [k.strip() for k in self.admin_api_keys.split(",") if k.strip()]
+
+    def key_list(self) -> list[str]:
+        return super().key_list() + self.admin_key_list()
 
     @property
     def redis_jobs(self) -> bool:

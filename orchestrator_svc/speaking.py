@@ -59,12 +59,12 @@ async def encoded_reply(wav: np.ndarray, fmt: str) -> AudioReply:
 
 
 async def clone(pipe: Pipeline, settings: OrchestratorSettings, reference: bytes, filename: str, text: str,
-                fmt: str, vocoder: str | None, seed: int | None, stream: bool) -> AudioReply:
+                fmt: str, vocoder: str | None, seed: int | None, stream: bool, owner: str = "") -> AudioReply:
     check_text(settings, text)
     if stream and fmt != "wav":
         raise bad_request("stream=true needs format=wav")
     start = time.perf_counter()
-    emb, cached = await pipe.embed_audio_file(reference, filename)
+    emb, cached = await pipe.embed_audio_file(reference, filename, owner=owner)
     vocoder = vocoder_choice(settings, vocoder)
     if stream:
         return streamed(pipe, text, emb, vocoder, seed, header=True)
@@ -76,9 +76,9 @@ async def clone(pipe: Pipeline, settings: OrchestratorSettings, reference: bytes
 
 
 async def clone_preview(pipe: Pipeline, settings: OrchestratorSettings, reference: bytes, filename: str,
-                        text: str, vocoder: str | None, seed: int | None) -> ClonePreview:
+                        text: str, vocoder: str | None, seed: int | None, owner: str = "") -> ClonePreview:
     check_text(settings, text)
-    emb, cached = await pipe.embed_audio_file(reference, filename)
+    emb, cached = await pipe.embed_audio_file(reference, filename, owner=owner)
     speech = await pipe.speak(text, emb, vocoder_choice(settings, vocoder), alignments=True, seed=seed)
     audio = await run_blocking(encode_speech, speech.wav, "wav")
     return ClonePreview(audio_wav_base64=base64.b64encode(audio.data).decode(), duration_s=len(speech.wav) / 16000,

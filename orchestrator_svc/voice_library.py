@@ -7,7 +7,7 @@ from common.service import run_blocking
 from common.wire import decode_array
 from orchestrator_svc.pipeline import Pipeline, check_embedding
 from orchestrator_svc.schemas import Voice, VoiceImport, VoiceList
-from orchestrator_svc.voices import VoiceStore
+from orchestrator_svc.tenancy import TenantVoices
 
 MAX_LIST = 1000
 
@@ -17,34 +17,35 @@ def voice_view(v: dict, with_embedding: bool = False) -> Voice:
                  embedding=v["embedding"].tolist() if with_embedding else None)
 
 
-async def enroll_audio(pipe: Pipeline, reference: bytes, filename: str | None, name: str | None) -> Voice:
-    emb, _ = await pipe.embed_audio_file(reference, filename or "reference")
+async def enroll_audio(pipe: Pipeline, voices: TenantVoices, reference: bytes, filename: str | None,
+                       name: str | None) -> Voice:
+    emb, _ = await pipe.embed_audio_file(reference, filename or "reference", owner=voices.tenant.owner)
     name = str(name or filename or "voice")[:200]
-    voice = await run_blocking(pipe.store.add, name, emb, "audio", hashlib.sha256(reference).hexdigest())
+    voice = await run_blocking(voices.add, name, emb, "audio", hashlib.sha256(reference).hexdigest())
     return voice_view(voice)
 
 
-async def import_embedding(store: VoiceStore, body: VoiceImport) -> Voice:
+async def import_embedding(store: TenantVoices, body: VoiceImport) -> Voice:
     emb = check_embedding(decode_array(body.embedding, "embedding", ndim=(1,)))
     return voice_view(await run_blocking(store.add, body.name, emb, "embedding"))
 
 
-async def list_voices(store: VoiceStore, limit: int, offset: int) -> VoiceList:
+async def list_voices(store: TenantVoices, limit: int, offset: int) -> VoiceList:
     voices = await run_blocking(store.list, min(limit, MAX_LIST), offset)
     return VoiceList(voices=[voice_view(v) for v in voices])
 
 
-async def find_voice(store: VoiceStore, voice_id: str) -> dict:
+async def find_voice(store: TenantVoices, voice_id: str) -> dict:
     voice = await run_blocking(store.get, voice_id)
-    if voice is None:
+    if voice is None:  # also another key's voice: as if it did not exist
         raise APIError(404, "voice_not_found", f"no voice with id {voice_id!r}")
     return voice
 
 
-async def voice_embedding(store: VoiceStore, voice_id: str):
+async def voice_embedding(store: TenantVoices, voice_id: str):
     return (await find_voice(store, voice_id))["embedding"]
 
 
-async def delete_voice(store: VoiceStore, voice_id: str) -> None:
+async def delete_voice(store: TenantVoices, voice_id: str) -> None:
     if not await run_blocking(store.delete, voice_id):
         raise APIError(404, "voice_not_found", f"no voice with id {voice_id!r}")

@@ -22,31 +22,39 @@ class VoiceStore:
             CREATE TABLE IF NOT EXISTS embedding_cache (
                 audio_sha256 TEXT PRIMARY KEY, embedding BLOB NOT NULL, created_at REAL NOT NULL);
         """)
+        columns = [r[1] for r in self._db.execute("PRAGMA table_info(voices)").fetchall()]
+        if "owner" not in columns:  # libraries made before tenancy: their voices belong to no key ("")
+            self._db.execute("ALTER TABLE voices ADD COLUMN owner TEXT NOT NULL DEFAULT ''")
 
     def _run(self, sql: str, args=()):
         with self._lock:
             return self._db.execute(sql, args).fetchall()
 
+    COLUMNS = "id, name, embedding, source, audio_sha256, created_at, meta, owner"
+
     @staticmethod
     def _row(row) -> dict:
-        vid, name, blob, source, sha, created, meta = row
+        vid, name, blob, source, sha, created, meta, owner = row
         return {"id": vid, "name": name, "embedding": np.frombuffer(blob, dtype="<f4").copy(), "source": source,
-                "audio_sha256": sha, "created_at": created, "meta": json.loads(meta or "{}")}
+                "audio_sha256": sha, "created_at": created, "meta": json.loads(meta or "{}"), "owner": owner}
 
     def add(self, name: str, embedding: np.ndarray, source: str, audio_sha256: str | None = None,
-            meta: dict | None = None) -> dict:
+            meta: dict | None = None, owner: str = "") -> dict:
         vid = "voice_" + uuid.uuid4().hex[:16]
-        self._run("INSERT INTO voices VALUES (?, ?, ?, ?, ?, ?, ?)",
+        self._run(f"INSERT INTO voices ({self.COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                   (vid, name, np.asarray(embedding, dtype="<f4").tobytes(), source, audio_sha256, time.time(),
-                   json.dumps(meta or {})))
+                   json.dumps(meta or {}), owner))
         return self.get(vid)
 
     def get(self, vid: str) -> dict | None:
-        rows = self._run("SELECT * FROM voices WHERE id = ?", (vid,))
+        rows = self._run(f"SELECT {self.COLUMNS} FROM voices WHERE id = ?", (vid,))
         return self._row(rows[0]) if rows else None
 
-    def list(self, limit: int = 100, offset: int = 0) -> list[dict]:
-        rows = self._run("SELECT * FROM voices ORDER BY created_at LIMIT ? OFFSET ?", (limit, offset))
+    def list(self, limit: int = 100, offset: int = 0, owner: str | None = None) -> list[dict]:
+        """Voices in creation order; `owner` None: everyone's (admin), else that owner's only."""
+        where, args = ("", ()) if owner is None else ("WHERE owner = ? ", (owner,))
+        rows = self._run(f"SELECT {self.COLUMNS} FROM voices {where}ORDER BY created_at LIMIT ? OFFSET ?",
+                         (*args, limit, offset))
         return [self._row(r) for r in rows]
 
     def delete(self, vid: str) -> bool:

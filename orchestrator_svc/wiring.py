@@ -5,6 +5,15 @@ from dataclasses import dataclass, field
 
 import httpx
 
+from common.outbound import OutboundPolicy
+from orchestrator_svc.background import (
+    Background,
+    notifier,
+    outbound_policy,
+    redis_webhook_feed,
+    retention_loop,
+    webhook_queue,
+)
 from orchestrator_svc.clients import StagePool
 from orchestrator_svc.jobs.results import DiskResults, RedisResults, S3Results
 from orchestrator_svc.jobs.stores import JobStore, ResultStore
@@ -58,18 +67,20 @@ class Orchestrator:
     client: httpx.AsyncClient
     jobs: JobStore
     results: ResultStore
-    workers: list[asyncio.Task] = field(default_factory=list)
+    background: Background = field(default_factory=Background)
     stop_workers: asyncio.Event = field(default_factory=asyncio.Event)
 
     @property
     def voices(self) -> VoiceStore:
         return self.pipeline.store
 
+    @property
+    def outbound(self) -> OutboundPolicy:
+        return outbound_policy(self.settings)
+
     async def aclose(self) -> None:
         self.stop_workers.set()
-        for task in self.workers:
-            task.cancel()  # an interrupted job keeps its lease and is picked up again after a restart
-        await asyncio.gather(*self.workers, return_exceptions=True)
+        await self.background.stop()  # a job worker cancelled mid-job releases it for another worker at once
         await self.client.aclose()
         self.voices.close()
         self.jobs.close()
@@ -80,9 +91,15 @@ def build(settings: OrchestratorSettings, mounts: dict | None = None) -> Orchest
     pipeline, client = build_pipeline(settings, mounts)
     redis = connect_redis(settings) if settings.redis_jobs else None
     parts = Orchestrator(settings, pipeline, client, make_job_store(settings, redis), make_results(settings, redis))
-    if redis is None:  # Redis jobs run in separate worker processes
-        from orchestrator_svc.jobs.runner import worker_loop
-        parts.workers = [asyncio.create_task(worker_loop(parts.jobs, parts.results, pipeline, client,
-                                                         settings.webhook_secret, parts.stop_workers))
-                         for _ in range(settings.job_workers)]
+    tasks = parts.background
+    tasks.start_webhooks(webhook_queue(settings, parts.jobs))
+    tasks.add("retention", retention_loop(parts.jobs, parts.results, settings.job_ttl_s))
+    if redis is not None:
+        # Redis jobs run in separate worker processes (python -m orchestrator_svc.worker); their webhooks here.
+        tasks.add("webhook_feed", redis_webhook_feed(parts.jobs, tasks.webhooks))
+        return parts
+    from orchestrator_svc.jobs.runner import worker_loop
+    notify = notifier(parts.jobs, tasks.webhooks)
+    for _ in range(settings.job_workers):
+        tasks.add("job_workers", worker_loop(parts.jobs, parts.results, pipeline, notify, parts.stop_workers))
     return parts

@@ -16,14 +16,15 @@ async def main(settings: OrchestratorSettings, concurrency: int = 1) -> None:
     """SQLite queue workers in this process until SIGTERM/SIGINT."""
     configure_logging("worker", settings.log_level)
     parts = wiring.build(settings.model_copy(update={"job_workers": concurrency}))
+    stopping = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, parts.stop_workers.set)
+        loop.add_signal_handler(sig, stopping.set)
     log.info("worker started", extra={"data_dir": settings.data_dir})
     try:
-        await asyncio.gather(*parts.workers)
+        await stopping.wait()
     finally:
-        await parts.aclose()
+        await parts.aclose()  # a job in progress is released: queued again at once for another worker
 
 
 if __name__ == "__main__":

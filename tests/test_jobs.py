@@ -5,6 +5,7 @@ import http.server
 import json
 import signal
 import threading
+import time
 from typing import ClassVar
 
 import httpx
@@ -42,7 +43,9 @@ def webhook():
 
 
 def orchestrator(urls, data_dir, **env):
-    return processes.orchestrator(urls, data_dir, **{"WEBHOOK_SECRET": SECRET, **env})
+    # OUTBOUND_ALLOW: the test's webhook receiver is on loopback, which the outbound policy refuses by default.
+    return processes.orchestrator(urls, data_dir, **{"WEBHOOK_SECRET": SECRET, "OUTBOUND_ALLOW": "127.0.0.1/32",
+                                                     **env})
 
 
 def submit(base, text, ref=None, **form):
@@ -75,8 +78,10 @@ def test_job_runs_and_webhook_is_signed_and_retried(urls, tmp_path, webhook):
             return [(b, h) for b, h in Receiver.calls if json.loads(b)["id"] == jid]
         wait_for(lambda: len(deliveries()) >= 2, 30, what="the retried webhook delivery")
         body, headers = deliveries()[-1]
-        expected = "sha256=" + hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest()
-        assert headers["X-Voxclone-Signature"] == expected
+        stamp = headers["X-Voxclone-Signature"].split(",")[0].removeprefix("t=")
+        assert abs(time.time() - int(stamp)) < 120  # signed with the time of sending (replays are stale)
+        expected = hmac.new(SECRET.encode(), f"{stamp}.".encode() + body, hashlib.sha256).hexdigest()
+        assert headers["X-Voxclone-Signature"] == f"t={stamp},v1={expected}"
         assert json.loads(body) == {"id": jid, "status": "succeeded", "error": None,
                                     "result_path": f"/v1/jobs/{jid}/result"}
         assert len(deliveries()) == 2  # the first delivery got a 500 and was retried

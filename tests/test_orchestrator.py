@@ -130,6 +130,7 @@ def test_voices_survive_restart(urls, tmp_path, ref_wav_bytes):
 
 def test_auth_rate_limit_cors_and_upload_limit(urls, tmp_path, ref_wav_bytes):
     svc = _orchestrator(urls, tmp_path, API_KEYS="key-one,key-two", RATE_LIMIT="4/minute",
+                        STAGE_API_KEY="stage-key",
                         CORS_ORIGINS="http://app.example", MAX_UPLOAD_BYTES="100000", LOG_LEVEL="INFO")
     try:
         svc.wait_ready()

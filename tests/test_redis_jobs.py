@@ -139,7 +139,8 @@ def test_job_results_in_s3_with_presigned_urls(urls, tmp_path, s3_endpoint):
 
 
 def test_rate_limit_is_shared_by_replicas_through_redis(urls, tmp_path, redis_url):
-    env = {"REDIS_URL": redis_url, "RATE_LIMIT": "3/minute", "API_KEYS": "shared-key"}
+    env = {"REDIS_URL": redis_url, "RATE_LIMIT": "3/minute", "API_KEYS": "shared-key",
+           "STAGE_API_KEY": "stage-key"}  # the stages here have no keys; without one the orchestrator is unready
     replicas = [orchestrator(urls, tmp_path / f"r{i}", **env) for i in range(2)]
     for i, svc in enumerate(replicas):
         (tmp_path / f"r{i}").mkdir()

@@ -13,10 +13,13 @@ from rq import Callback, Queue, Retry, Worker
 from rq.registry import StartedJobRegistry
 
 from orchestrator_svc.jobs.stores import JOB_FIELDS, new_job_id
+from orchestrator_svc.jobs.webhooks import payload_of
 
 QUEUE_NAME = "voxclone-clone"
 RUN_TASK = "orchestrator_svc.jobs.rq_tasks.run_clone_job"
 FAILURE_CALLBACK = "orchestrator_svc.jobs.rq_tasks.on_job_failure"
+WEBHOOKS_KEY = "voxclone:webhooks"            # outcomes waiting for delivery by the web process's webhook tasks
+EXPIRING_KEY = "voxclone:results:expiring"   # result name -> when it is to be deleted (for S3; Redis expires its own)
 
 
 class RedisJobStore:
@@ -28,21 +31,30 @@ class RedisJobStore:
     def _key(jid: str) -> str:
         return f"voxclone:job:{jid}"
 
+    @property
+    def open_ttl_s(self) -> int:
+        """Expiry of a queued or running job's record and upload: JOB_TTL_S counts from the end of a job, so
+        an unfinished one is kept as long as all its attempts could take, and then JOB_TTL_S."""
+        return int(self.ttl_s + self.timeout_s * (self.max_attempts + 1))
+
     def _update(self, jid: str, **fields) -> None:
+        if not self.redis.exists(self._key(jid)):
+            return  # expired: never bring back half a record
         fields["updated_at"] = time.time()
         with self.redis.pipeline() as p:
             p.hset(self._key(jid), mapping={k: "" if v is None else v for k, v in fields.items()})
-            p.expire(self._key(jid), self.ttl_s)
+            if fields.get("status") in ("succeeded", "failed"):
+                p.expire(self._key(jid), self.ttl_s)
             p.execute()
 
     def create(self, reference: bytes, params: dict) -> str:
         jid = new_job_id()
         now = time.time()
         with self.redis.pipeline() as p:  # record and reference land together, before any worker can look
-            p.set(self._key(jid) + ":ref", reference, ex=self.ttl_s)
+            p.set(self._key(jid) + ":ref", reference, ex=self.open_ttl_s)
             p.hset(self._key(jid), mapping={"id": jid, "status": "queued", "params": json.dumps(params),
                                             "created_at": now, "updated_at": now, "attempts": 0})
-            p.expire(self._key(jid), self.ttl_s)
+            p.expire(self._key(jid), self.open_ttl_s)
             p.execute()
         self.queue.enqueue(RUN_TASK, jid, job_id=jid, retry=Retry(max=self.max_attempts - 1),
                            on_failure=Callback(FAILURE_CALLBACK), job_timeout=int(self.timeout_s),
@@ -54,6 +66,8 @@ class RedisJobStore:
         if not raw:
             return None
         job = {k.decode(): v.decode() for k, v in raw.items()}
+        if "params" not in job:
+            return None  # a fragment left by an update racing the record's expiry
         out = {f: job.get(f) or None for f in JOB_FIELDS}
         out.update(params=json.loads(job["params"]), created_at=float(job["created_at"]),
                    updated_at=float(job["updated_at"]), attempts=int(job.get("attempts") or 0))
@@ -68,11 +82,33 @@ class RedisJobStore:
 
     def succeed(self, jid: str, result: str) -> None:
         self._update(jid, status="succeeded", result=result, error=None)
+        self.redis.zadd(EXPIRING_KEY, {result: time.time() + self.ttl_s})
+        self.redis.delete(self._key(jid) + ":ref")  # the upload is not needed once the job is over
 
     def fail(self, jid: str, error: str, retry: bool) -> None:
         job = self.get(jid)
         again = retry and job is not None and job["attempts"] < self.max_attempts
         self._update(jid, status="queued" if again else "failed", error=error)
+        if not again:
+            self.redis.delete(self._key(jid) + ":ref")
+
+    def sweep(self, ttl_s: float, delete_result) -> int:
+        """Delete results whose JOB_TTL_S has passed (they may live in S3, which does not expire them); job
+        records and references expire in Redis by themselves."""
+        names = [n.decode() for n in self.redis.zrangebyscore(EXPIRING_KEY, 0, time.time())]
+        for name in names:
+            delete_result(name)
+            self.redis.zrem(EXPIRING_KEY, name)
+        return len(names)
+
+    def hand_over_webhook(self, job: dict) -> None:
+        self._update(job["id"], webhook_status="pending")
+        self.redis.rpush(WEBHOOKS_KEY, json.dumps({"id": job["id"], "url": job["params"]["webhook_url"],
+                                                   "payload": payload_of(job)}))
+
+    def next_webhook(self, timeout_s: float = 1.0) -> dict | None:
+        item = self.redis.blpop([WEBHOOKS_KEY], timeout=timeout_s)
+        return json.loads(item[1]) if item else None
 
     def set_webhook_status(self, jid: str, status: str) -> None:
         self._update(jid, webhook_status=status)

@@ -31,6 +31,9 @@ class DiskResults:
     def url(self, name: str) -> str | None:
         return None
 
+    def delete(self, name: str) -> None:
+        (self.root / name).unlink(missing_ok=True)
+
 
 class RedisResults:
     """Results in Redis itself, so workers on other hosts need no shared disk; they expire after `ttl_s`."""
@@ -46,6 +49,9 @@ class RedisResults:
 
     def url(self, name: str) -> str | None:
         return None
+
+    def delete(self, name: str) -> None:
+        self.redis.delete(self.prefix + name)
 
 
 class S3Results:
@@ -64,6 +70,9 @@ class S3Results:
             return self.s3.get_object(Bucket=self.bucket, Key=self.prefix + name)["Body"].read()
         except self.s3.exceptions.NoSuchKey:
             return None
+
+    def delete(self, name: str) -> None:
+        self.s3.delete_object(Bucket=self.bucket, Key=self.prefix + name)
 
     def url(self, name: str) -> str | None:
         return self.s3.generate_presigned_url("get_object", Params={"Bucket": self.bucket, "Key": self.prefix + name},

@@ -6,14 +6,13 @@ retrying (Retry(max=JOB_MAX_ATTEMPTS - 1)); our job record follows it through `R
 import asyncio
 import logging
 
-import httpx
 from redis import Redis
 from rq import Queue, Worker, get_current_job
 from rq.exceptions import AbandonedJobError
 
 from common.errors import APIError
 from orchestrator_svc.jobs.redis_store import QUEUE_NAME, RedisJobStore
-from orchestrator_svc.jobs.runner import deliver_outcome, render_clone, result_name
+from orchestrator_svc.jobs.runner import render_clone, result_name
 from orchestrator_svc.settings import OrchestratorSettings
 from orchestrator_svc.wiring import build_pipeline, make_job_store, make_results
 
@@ -21,10 +20,10 @@ log = logging.getLogger("voxclone.jobs")
 
 
 def _finish(store: RedisJobStore, settings: OrchestratorSettings, jid: str) -> None:
-    async def deliver():
-        async with httpx.AsyncClient() as client:
-            await deliver_outcome(store, client, jid, settings.webhook_secret)
-    asyncio.run(deliver())
+    """Hand the outcome to the webhook tasks (in the orchestrator): a slow receiver never holds this worker."""
+    job = store.get(jid)
+    if job and job["params"].get("webhook_url"):
+        store.hand_over_webhook(job)
 
 
 def run_clone_job(jid: str) -> str | None:

@@ -1,4 +1,5 @@
-"""A job's work (embed the reference, speak, store the audio, send the webhook) and the SQLite worker loop.
+"""A job's work (embed the reference, speak, store the audio) and the SQLite worker loop. Webhooks are not
+sent from here: a job hands its outcome to `notify` (orchestrator_svc.background: the webhook tasks).
 
 Store and result calls block (SQLite, files, Redis, S3), so they run with run_blocking: the loop keeps
 serving requests while a worker inside the orchestrator records a job.
@@ -6,21 +7,19 @@ serving requests while a worker inside the orchestrator records a job.
 import asyncio
 import logging
 
-import httpx
-
 from common.errors import APIError
 from common.metrics import QUEUE_DEPTH
 from common.service import run_blocking
 from orchestrator_svc.jobs.sqlite_store import SQLiteJobStore
 from orchestrator_svc.jobs.stores import JobStore, ResultStore
-from orchestrator_svc.jobs.webhooks import send_webhook, webhook_payload
 
 log = logging.getLogger("voxclone.jobs")
 
 
 async def render_clone(pipeline, reference: bytes, params: dict) -> bytes:
     """The job's work: embed the reference, speak the text, encode in the requested format."""
-    emb, _ = await pipeline.embed_audio_file(reference, params.get("filename", "reference"))
+    emb, _ = await pipeline.embed_audio_file(reference, params.get("filename", "reference"),
+                                             owner=params.get("owner", ""))
     audio = await pipeline.speak_encoded(params["text"], emb, params["format"], params.get("vocoder"),
                                          seed=params.get("seed"))
     return audio.data
@@ -30,17 +29,8 @@ def result_name(job_id: str, params: dict) -> str:
     return f"{job_id}.{params['format']}"
 
 
-async def deliver_outcome(store: JobStore, client: httpx.AsyncClient, job_id: str, webhook_secret: str) -> None:
-    """POST the final outcome to the job's webhook, if it has one, and record whether that worked."""
-    job = await run_blocking(store.get, job_id)
-    if job and job["params"].get("webhook_url"):
-        ok = await send_webhook(client, job["params"]["webhook_url"], webhook_payload(job), webhook_secret)
-        await run_blocking(store.set_webhook_status, job_id, "delivered" if ok else "failed")
-
-
-async def run_one(store: JobStore, results: ResultStore, pipeline, job: dict, client: httpx.AsyncClient,
-                  webhook_secret: str) -> None:
-    """One claimed attempt of `job` (SQLite queue)."""
+async def run_one(store: JobStore, results: ResultStore, pipeline, job: dict, notify) -> None:
+    """One claimed attempt of `job` (SQLite queue); the outcome goes to the store, then to `await notify(job)`."""
     params, jid = job["params"], job["id"]
     try:
         name = result_name(jid, params)
@@ -50,24 +40,49 @@ async def run_one(store: JobStore, results: ResultStore, pipeline, job: dict, cl
     except APIError as exc:
         # 5xx (a stage down or failing) is worth another try later; a 4xx would fail again the same way.
         await run_blocking(store.fail, jid, exc.message, exc.status >= 500)
-    except Exception as exc:  # a job must never take the worker down
+    except Exception as exc:
         log.exception("job failed", extra={"job": jid})
         await run_blocking(store.fail, jid, f"internal error: {type(exc).__name__}", True)
     final = await run_blocking(store.get, jid)
-    if final["status"] == "queued":
-        return  # re-queued for another attempt; the webhook waits for the outcome
-    await deliver_outcome(store, client, jid, webhook_secret)
+    if final is not None and final["status"] != "queued":  # re-queued: the webhook waits for the outcome
+        try:
+            await notify(final)
+        except Exception:
+            log.exception("webhook hand-over failed", extra={"job": jid})
 
 
-async def worker_loop(store: SQLiteJobStore, results: ResultStore, pipeline, client: httpx.AsyncClient,
-                      webhook_secret: str, stop: asyncio.Event, poll_s: float = 0.5) -> None:
+async def worker_loop(store: SQLiteJobStore, results: ResultStore, pipeline, notify, stop: asyncio.Event,
+                      poll_s: float = 0.5) -> None:
+    """Claim and run jobs until `stop`. Nothing one job (or the store) raises ends the loop; cancelled
+    mid-job (shutdown), the job is released at once for another worker instead of waiting out its lease."""
     while not stop.is_set():
-        QUEUE_DEPTH.labels("orchestrator", "jobs").set(await run_blocking(store.depth))
-        job = await run_blocking(store.claim)
-        if job is None:
-            try:
-                await asyncio.wait_for(stop.wait(), poll_s)
-            except TimeoutError:
-                pass
-            continue
-        await run_one(store, results, pipeline, job, client, webhook_secret)
+        job = claiming = None
+        try:
+            QUEUE_DEPTH.labels("orchestrator", "jobs").set(await run_blocking(store.depth))
+            claiming = asyncio.ensure_future(run_blocking(store.claim))
+            job = await asyncio.shield(claiming)
+            if job is not None:
+                await run_one(store, results, pipeline, job, notify)
+                continue
+        except asyncio.CancelledError:
+            if job is None and claiming is not None:
+                job = await claiming  # the claim finishes in its thread either way: give back what it took
+            if job is not None:
+                store.release(job["id"])
+                log.info("job released at shutdown", extra={"job": job["id"]})
+            raise
+        except Exception:
+            log.exception("job worker error", extra={"job": job and job["id"]})
+            if job is not None:
+                _fail_quietly(store, job["id"])
+        try:
+            await asyncio.wait_for(stop.wait(), poll_s)
+        except TimeoutError:
+            pass
+
+
+def _fail_quietly(store: SQLiteJobStore, jid: str) -> None:
+    try:
+        store.fail(jid, "internal error while handling the job", retry=True)
+    except Exception:
+        log.exception("could not record job failure", extra={"job": jid})

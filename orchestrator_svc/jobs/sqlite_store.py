@@ -6,12 +6,15 @@ and the job is claimed again, so no accepted job is lost. Workers run inside the
 Every method blocks (SQLite, files): async callers run them with run_blocking.
 """
 import json
+import logging
 import sqlite3
 import threading
 import time
 from pathlib import Path
 
 from orchestrator_svc.jobs.stores import JOB_FIELDS, new_job_id
+
+log = logging.getLogger("voxclone.jobs")
 
 _SELECT = f"SELECT {', '.join(JOB_FIELDS)} FROM jobs"
 
@@ -34,6 +37,10 @@ class SQLiteJobStore:
         with self._lock:
             return self._db.execute(sql, args).fetchone()
 
+    def _all(self, sql, args=()):
+        with self._lock:
+            return self._db.execute(sql, args).fetchall()
+
     def create(self, reference: bytes, params: dict) -> str:
         jid = new_job_id()
         (self.root / f"{jid}.ref").write_bytes(reference)
@@ -47,7 +54,11 @@ class SQLiteJobStore:
         if row is None:
             return None
         job = dict(zip(JOB_FIELDS, row))
-        job["params"] = json.loads(job["params"])
+        try:
+            job["params"] = json.loads(job["params"])
+        except ValueError:  # a damaged record: the job fails (as an internal error) instead of the worker
+            log.error("unreadable job record", extra={"job": jid})
+            job["params"] = {"unreadable": True}
         return job
 
     def _start(self, jid: str, now: float) -> None:
@@ -83,12 +94,35 @@ class SQLiteJobStore:
     def succeed(self, jid: str, result: str) -> None:
         self._one("UPDATE jobs SET status = 'succeeded', result = ?, error = NULL, updated_at = ?, "
                   "lease_until = NULL WHERE id = ?", (result, time.time(), jid))
+        self._drop_reference(jid)
 
     def fail(self, jid: str, error: str, retry: bool) -> None:
         job = self.get(jid)
         status = "queued" if retry and job and job["attempts"] < self.max_attempts else "failed"
         self._one("UPDATE jobs SET status = ?, error = ?, updated_at = ?, lease_until = NULL WHERE id = ?",
                   (status, error, time.time(), jid))
+        if status == "failed":
+            self._drop_reference(jid)
+
+    def release(self, jid: str) -> None:
+        """Give a running job back (worker shutting down): queued again at once, the attempt not counted."""
+        self._one("UPDATE jobs SET status = 'queued', lease_until = NULL, attempts = MAX(attempts - 1, 0), "
+                  "updated_at = ? WHERE id = ? AND status = 'running'", (time.time(), jid))
+
+    def _drop_reference(self, jid: str) -> None:
+        (self.root / f"{jid}.ref").unlink(missing_ok=True)  # the upload is not needed once the job is over
+
+    def sweep(self, ttl_s: float, delete_result) -> int:
+        """Forget finished jobs older than `ttl_s`: result first (`delete_result(name)`), then the record, so a
+        failure leaves the record to try again on the next pass. Returns how many were forgotten."""
+        rows = self._all("SELECT id, result FROM jobs WHERE status IN ('succeeded', 'failed') AND updated_at < ?",
+                         (time.time() - ttl_s,))
+        for jid, result in rows:
+            if result:
+                delete_result(result)
+            self._drop_reference(jid)
+            self._one("DELETE FROM jobs WHERE id = ?", (jid,))
+        return len(rows)
 
     def set_webhook_status(self, jid: str, status: str) -> None:
         self._one("UPDATE jobs SET webhook_status = ? WHERE id = ?", (status, jid))

@@ -1,34 +1,133 @@
-"""A job's outcome POSTed to its `webhook_url`, signed: X-Voxclone-Signature: sha256=HMAC(WEBHOOK_SECRET, body)."""
+"""Job webhooks: signed (Stripe-style, with a timestamp), sent under the outbound-URL policy, and delivered by
+their own tasks so a slow or silent receiver never holds a job worker.
+
+Signature header: `X-Voxclone-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256(WEBHOOK_SECRET, "<t>." + body)>`.
+A receiver recomputes v1 and rejects a t older than its tolerance (verify_signature: 300 s), so a captured
+delivery cannot be replayed later. Without WEBHOOK_SECRET webhooks are off: a signature under an empty key
+could be forged by anyone.
+"""
 import asyncio
 import hashlib
 import hmac
 import json
+import logging
+import time
+from collections.abc import Callable
 
-import httpx
+from common.errors import APIError
+from common.outbound import OutboundError, OutboundPolicy
+
+log = logging.getLogger("voxclone.webhooks")
+SIGNATURE_HEADER = "X-Voxclone-Signature"
+NO_SECRET = ("webhooks are disabled on this server: the operator has not set WEBHOOK_SECRET (deliveries "
+             "could not be signed); submit without webhook_url and poll the job's status_url")
 
 
-def sign(secret: str, body: bytes) -> str:
-    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+def sign(secret: str, body: bytes, timestamp: int) -> str:
+    mac = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
+    return f"t={timestamp},v1={mac}"
 
 
-def webhook_payload(job: dict) -> dict:
+def verify_signature(secret: str, header: str, body: bytes, tolerance_s: float = 300.0,
+                     now: float | None = None) -> bool:
+    """What a receiver does: recompute the MAC and refuse stale timestamps (replays)."""
+    parts = dict(p.split("=", 1) for p in header.split(",") if "=" in p)
+    if not parts.get("t", "").isdigit() or "v1" not in parts:
+        return False
+    timestamp = int(parts["t"])
+    if abs((time.time() if now is None else now) - timestamp) > tolerance_s:
+        return False
+    return hmac.compare_digest(sign(secret, body, timestamp), f"t={timestamp},v1={parts['v1']}")
+
+
+def check_webhook_url(url: str | None, secret: str, policy: OutboundPolicy) -> str | None:
+    """Submission-time checks: webhooks enabled, URL well-formed and not a refused address literal."""
+    if not url:
+        return None
+    if not secret:
+        raise APIError(422, "webhooks_disabled", NO_SECRET)
+    policy.check(url, "webhook_url")
+    return url
+
+
+def payload_of(job: dict) -> dict:
     done = job["status"] == "succeeded"
     return {"id": job["id"], "status": job["status"], "error": job["error"],
             "result_path": f"/v1/jobs/{job['id']}/result" if done else None}
 
 
-async def send_webhook(client: httpx.AsyncClient, url: str, payload: dict, secret: str, attempts: int = 5,
-                       base_delay: float = 0.5) -> bool:
-    """POST the job's outcome, signed with HMAC-SHA256 (X-Voxclone-Signature); exponential backoff."""
-    body = json.dumps(payload, sort_keys=True).encode()
-    headers = {"content-type": "application/json", "X-Voxclone-Signature": sign(secret, body),
-               "X-Voxclone-Event": "job." + payload["status"]}
-    for attempt in range(attempts):
+class WebhookSender:
+    def __init__(self, policy: OutboundPolicy, secret: str, attempts: int = 5, base_delay_s: float = 0.5,
+                 deadline_s: float = 60.0):
+        self.policy, self.secret, self.attempts = policy, secret, attempts
+        self.base_delay_s, self.deadline_s = base_delay_s, deadline_s
+
+    async def deliver(self, url: str, payload: dict) -> bool:
+        """POST with exponential backoff, all attempts within `deadline_s`; never raises."""
         try:
-            resp = await client.post(url, content=body, headers=headers, timeout=10)
-            if resp.status_code < 300:
-                return True
-        except httpx.HTTPError:
-            pass
-        await asyncio.sleep(base_delay * 2 ** attempt)
-    return False
+            return await asyncio.wait_for(self._attempts(url, payload), self.deadline_s)
+        except TimeoutError:
+            log.info("webhook deadline passed", extra={"job": payload.get("id"), "deadline_s": self.deadline_s})
+        except Exception:
+            log.exception("webhook delivery error", extra={"job": payload.get("id")})
+        return False
+
+    async def _attempts(self, url: str, payload: dict) -> bool:
+        body = json.dumps(payload, sort_keys=True).encode()
+        for attempt in range(self.attempts):
+            headers = {"content-type": "application/json", "X-Voxclone-Event": "job." + payload["status"],
+                       SIGNATURE_HEADER: sign(self.secret, body, int(time.time()))}
+            try:
+                resp = await self.policy.request("POST", url, content=body, headers=headers)
+                if resp.status_code < 300:
+                    return True
+                reason = f"status {resp.status_code}"
+            except OutboundError as exc:
+                reason = exc.reason
+            log.info("webhook attempt failed", extra={"job": payload.get("id"), "attempt": attempt,
+                                                      "reason": reason})
+            if attempt + 1 < self.attempts:
+                await asyncio.sleep(self.base_delay_s * 2 ** attempt)
+        return False
+
+
+class WebhookQueue:
+    """In-process delivery: jobs hand their outcome over and go on; `concurrency` tasks do the sending.
+    `record(job_id, delivered)` stores the outcome (the job's `webhook` field: delivered / failed)."""
+
+    def __init__(self, sender: WebhookSender, record: Callable[[str, bool], None], concurrency: int = 4,
+                 max_pending: int = 10000):
+        self.sender, self.record, self.concurrency = sender, record, concurrency
+        self.pending: asyncio.Queue = asyncio.Queue(max_pending)
+        self.tasks: list[asyncio.Task] = []
+
+    def start(self) -> "WebhookQueue":
+        self.tasks = [asyncio.create_task(self._run(), name=f"webhook-{i}") for i in range(self.concurrency)]
+        return self
+
+    def submit(self, job_id: str, url: str, payload: dict) -> None:
+        try:
+            self.pending.put_nowait((job_id, url, payload))
+        except asyncio.QueueFull:
+            log.warning("webhook queue full; delivery dropped", extra={"job": job_id})
+            self._record(job_id, False)
+
+    def _record(self, job_id: str, delivered: bool) -> None:
+        try:
+            self.record(job_id, delivered)
+        except Exception:
+            log.exception("could not record webhook outcome", extra={"job": job_id})
+
+    async def _run(self) -> None:
+        while True:
+            job_id, url, payload = await self.pending.get()
+            delivered = await self.sender.deliver(url, payload)
+            await asyncio.to_thread(self._record, job_id, delivered)
+
+    def alive(self) -> bool:
+        return all(not t.done() for t in self.tasks)
+
+    async def stop(self) -> None:
+        for task in self.tasks:
+            task.cancel()
+        await asyncio.gather(*self.tasks, return_exceptions=True)

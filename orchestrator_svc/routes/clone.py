@@ -3,7 +3,7 @@ from fastapi import APIRouter, File, Form, UploadFile
 from fastapi.responses import Response
 
 from orchestrator_svc import speaking
-from orchestrator_svc.deps import Authorized, Pipe, Settings, Voices, read_upload
+from orchestrator_svc.deps import Authorized, Caller, Parts, Pipe, Settings, Voices, read_upload, reference_of
 from orchestrator_svc.routes.replies import AUDIO_TYPES, audio_response
 from orchestrator_svc.schemas import (
     AudioFormat,
@@ -19,26 +19,28 @@ router = APIRouter(tags=["clone"], dependencies=[Authorized])
 
 
 @router.post("/v1/clone", response_class=Response, responses={200: {"content": AUDIO_TYPES}})
-async def clone(pipe: Pipe, settings: Settings, reference_audio: UploadFile = File(...), text: str = Form(...),
+async def clone(pipe: Pipe, settings: Settings, parts: Parts, caller: Caller,
+                reference_audio: UploadFile | None = File(None), text: str = Form(...),
                 format: AudioFormat = Form("wav"), vocoder: Backend | None = Form(None),
-                seed: int | None = Form(None), stream: bool = Form(False)):
-    """Speak `text` in the voice of `reference_audio` (wav/flac/ogg/mp3, a few seconds of speech).
-    `stream=true` sends WAV sentence by sentence as each is ready (format must be wav)."""
+                seed: int | None = Form(None), stream: bool = Form(False),
+                reference_url: str | None = Form(None, max_length=2048)):
+    """Speak `text` in the voice of `reference_audio` (wav/flac/ogg/mp3, a few seconds of speech) or of the
+    audio at `reference_url`. `stream=true` sends WAV sentence by sentence as each is ready (wav only)."""
     speaking.check_text(settings, text)
-    data = await read_upload(reference_audio, settings.max_upload_bytes)
-    return audio_response(await speaking.clone(pipe, settings, data, reference_audio.filename or "reference", text,
-                                               format, vocoder, seed, stream))
+    data, filename = await reference_of(parts, reference_audio, reference_url, "reference_audio")
+    return audio_response(await speaking.clone(pipe, settings, data, filename, text, format, vocoder, seed, stream,
+                                               owner=caller.owner))
 
 
 @router.post("/v1/clone/preview", response_model=ClonePreview)
-async def clone_preview(pipe: Pipe, settings: Settings, reference_audio: UploadFile = File(...),
+async def clone_preview(pipe: Pipe, settings: Settings, caller: Caller, reference_audio: UploadFile = File(...),
                         text: str = Form(...), vocoder: Backend | None = Form(None), seed: int | None = Form(None)):
     """Like /v1/clone, but JSON with the audio (base64 WAV), the mel and the attention alignments,
     for the web page's pictures."""
     speaking.check_text(settings, text)
     data = await read_upload(reference_audio, settings.max_upload_bytes)
     return await speaking.clone_preview(pipe, settings, data, reference_audio.filename or "reference", text,
-                                        vocoder, seed)
+                                        vocoder, seed, owner=caller.owner)
 
 
 @router.post("/inference", tags=["seed-compatible"], response_model=SeedInferenceResponse)

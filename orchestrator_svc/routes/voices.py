@@ -1,34 +1,37 @@
 """The voice library: POST/GET /v1/voices, GET/DELETE /v1/voices/{id}."""
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
-from common.errors import bad_request, parse_body
+from common.errors import parse_body
 from orchestrator_svc import voice_library
-from orchestrator_svc.deps import Authorized, Pipe, Settings, Voices, read_upload
+from orchestrator_svc.deps import Authorized, Parts, Pipe, Voices, reference_of
 from orchestrator_svc.schemas import Voice, VoiceImport, VoiceList
 
 router = APIRouter(tags=["voices"], dependencies=[Authorized])
 ENROLL_BODY = {"requestBody": {"content": {
     "multipart/form-data": {"schema": {"type": "object", "required": ["file"], "properties": {
-        "file": {"type": "string", "format": "binary"}, "name": {"type": "string"}}}},
+        "file": {"type": "string", "format": "binary"}, "name": {"type": "string", "maxLength": 200},
+        "reference_url": {"type": "string", "maxLength": 2048}}}},
     "application/json": {"schema": VoiceImport.model_json_schema()}}}}
 
 
 @router.post("/v1/voices", response_model=Voice, status_code=201, openapi_extra=ENROLL_BODY)
-async def enroll(request: Request, pipe: Pipe, settings: Settings, voices: Voices):
-    """Enroll from reference audio (multipart `file`, `name`) or import an embedding (JSON)."""
+async def enroll(request: Request, pipe: Pipe, parts: Parts, voices: Voices):
+    """Enroll from reference audio (multipart `file` or `reference_url`, and `name`) or import an
+    embedding (JSON). The voice belongs to the caller's key."""
     if request.headers.get("content-type", "").startswith("multipart/form-data"):
         form = await request.form()
-        upload = form.get("file")
-        if upload is None or isinstance(upload, str):
-            raise bad_request("multipart body needs an audio `file` field")
-        data = await read_upload(upload, settings.max_upload_bytes)
-        return await voice_library.enroll_audio(pipe, data, upload.filename, form.get("name"))
+        url = form.get("reference_url")
+        data, filename = await reference_of(parts, form.get("file"), url if isinstance(url, str) else None,
+                                               "file")
+        name = form.get("name")
+        return await voice_library.enroll_audio(pipe, voices, data, filename, name if isinstance(name, str) else None)
     return await voice_library.import_embedding(voices, parse_body(VoiceImport, await request.body()))
 
 
 @router.get("/v1/voices", response_model=VoiceList)
-async def list_voices(voices: Voices, limit: int = 100, offset: int = 0):
+async def list_voices(voices: Voices, limit: int = Query(100, ge=1, le=1000), offset: int = Query(0, ge=0, le=2**62)):
+    """The caller's voices (an admin key: everyone's), oldest first."""
     return await voice_library.list_voices(voices, limit, offset)
 
 
