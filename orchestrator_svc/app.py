@@ -13,15 +13,17 @@ from fastapi.responses import FileResponse, RedirectResponse, Response, Streamin
 from fastapi.staticfiles import StaticFiles
 from pydantic import Field
 
-from common.audio_io import write_audio_bytes
+from common.audio_encode import AUDIO_MEDIA_TYPES, encode
 from common.config import ServiceSettings
 from common.errors import APIError, bad_request, parse_body
 from common.metrics import STAGE_LATENCY
-from common.service import create_app
+from common.service import create_app, run_blocking
 from common.wire import decode_array, encode_array
 from orchestrator_svc.clients import StagePool
 from orchestrator_svc.jobs import JobStore, worker_loop
-from orchestrator_svc.pipeline import Pipeline, check_embedding, pcm16, speak_stream, wav_stream_header
+from orchestrator_svc.openai_routes import router as openai_router
+from orchestrator_svc.pipeline import Pipeline, check_embedding
+from orchestrator_svc.rendering import open_speech_stream, render
 from orchestrator_svc.results import make_results, media_type
 from orchestrator_svc.schemas import (
     AudioFormat,
@@ -30,11 +32,11 @@ from orchestrator_svc.schemas import (
     JobView,
     SeedInferenceRequest,
     SeedInferenceResponse,
-    SpeechRequest,
     TTSRequest,
     Voice,
     VoiceImport,
     VoiceList,
+    VoiceRename,
 )
 from orchestrator_svc.voices import VoiceStore
 
@@ -143,10 +145,10 @@ def check_text(settings: OrchestratorSettings, text: str) -> str:
     return text
 
 
-def audio_response(wav: np.ndarray, fmt: str, extra: dict | None = None) -> Response:
-    data, media = write_audio_bytes(wav, fmt)
-    headers = {"X-Sample-Rate": "16000", "X-Audio-Duration": f"{len(wav) / 16000:.3f}", **(extra or {})}
-    return Response(data, media_type=media, headers=headers)
+def audio_response(out, extra: dict | None = None) -> Response:
+    """An Encoded or Rendered file with its true rate (pcm 24 kHz, opus 48 kHz, else the vocoder's)."""
+    headers = {"X-Sample-Rate": str(out.sample_rate), "X-Audio-Duration": f"{out.duration_s:.3f}", **(extra or {})}
+    return Response(out.data, media_type=out.media_type, headers=headers)
 
 
 def job_view(job: dict, results) -> JobView:
@@ -157,14 +159,10 @@ def job_view(job: dict, results) -> JobView:
                    result_url=result_url, webhook=job["webhook_status"])
 
 
-def streamed(pipe: Pipeline, text: str, emb, vocoder, seed, header: bool) -> StreamingResponse:
-    async def chunks():
-        if header:
-            yield wav_stream_header()
-        async for wav in speak_stream(pipe, text, emb, vocoder, seed):
-            yield pcm16(wav)
-    return StreamingResponse(chunks(), media_type="audio/wav" if header else "audio/pcm",
-                             headers={"X-Sample-Rate": "16000"})
+async def streamed(pipe: Pipeline, text: str, emb, vocoder, seed, fmt: str) -> StreamingResponse:
+    encoder, chunks = await open_speech_stream(pipe, text, emb, fmt, vocoder, seed)
+    return StreamingResponse(chunks, media_type=encoder.spec.media_type,
+                             headers={"X-Sample-Rate": str(encoder.sample_rate)})
 
 
 def voice_view(v: dict, with_embedding: bool = False) -> Voice:
@@ -190,26 +188,21 @@ def create(settings: OrchestratorSettings | None = None) -> FastAPI:
         return data
 
     @app.post("/v1/clone", tags=["clone"], response_class=Response,
-              responses={200: {"content": {"audio/wav": {}, "audio/mpeg": {}, "audio/ogg": {}, "audio/flac": {}}}})
+              responses={200: {"content": {m: {} for m in AUDIO_MEDIA_TYPES}}})
     async def clone(request: Request, reference_audio: UploadFile = File(...), text: str = Form(...),
                     format: AudioFormat = Form("wav"), vocoder: Backend | None = Form(None),
                     seed: int | None = Form(None), stream: bool = Form(False)):
         """Speak `text` in the voice of `reference_audio` (wav/flac/ogg/mp3, a few seconds of speech).
-        `stream=true` sends WAV sentence by sentence as each is ready (format must be wav)."""
+        `stream=true` sends the format's bytes sentence by sentence as each is ready (not ogg)."""
         check_text(settings, text)
-        if stream and format != "wav":
-            raise bad_request("stream=true needs format=wav")
         start = time.perf_counter()
         emb, cached = await pipeline(request).embed_audio_file(await read_upload(reference_audio),
                                                                reference_audio.filename or "reference")
         if stream:
-            return streamed(pipeline(request), text, emb, backend(vocoder), seed, header=True)
-        data, media, samples, stopped = await pipeline(request).speak_encoded(text, emb, format, backend(vocoder),
-                                                                              seed=seed)
+            return await streamed(pipeline(request), text, emb, backend(vocoder), seed, format)
+        out = await pipeline(request).speak_encoded(text, emb, format, backend(vocoder), seed=seed)
         STAGE_LATENCY.labels("orchestrator", "clone").observe(time.perf_counter() - start)
-        return Response(data, media_type=media, headers={
-            "X-Sample-Rate": "16000", "X-Audio-Duration": f"{samples / 16000:.3f}",
-            "X-Embedding-Cached": str(cached).lower(), "X-Stopped": str(stopped).lower()})
+        return audio_response(out, {"X-Embedding-Cached": str(cached).lower(), "X-Stopped": str(out.stopped).lower()})
 
     @app.post("/v1/clone/preview", tags=["clone"], response_model=ClonePreview)
     async def clone_preview(request: Request, reference_audio: UploadFile = File(...), text: str = Form(...),
@@ -220,8 +213,8 @@ def create(settings: OrchestratorSettings | None = None) -> FastAPI:
         emb, cached = await pipeline(request).embed_audio_file(await read_upload(reference_audio),
                                                                reference_audio.filename or "reference")
         speech = await pipeline(request).speak(text, emb, backend(vocoder), alignments=True, seed=seed)
-        data, _ = write_audio_bytes(speech.wav, "wav")
-        return ClonePreview(audio_wav_base64=base64.b64encode(data).decode(), duration_s=len(speech.wav) / 16000,
+        wav = await run_blocking(encode, speech.wav, speech.sample_rate, "wav")
+        return ClonePreview(audio_wav_base64=base64.b64encode(wav.data).decode(), duration_s=wav.duration_s,
                             mel=encode_array(speech.mels[0], True), sentences=speech.sentences,
                             alignments=[encode_array(a, True) for a in speech.alignments[0]],
                             stopped=speech.stopped, embedding_cached=cached)
@@ -238,7 +231,7 @@ def create(settings: OrchestratorSettings | None = None) -> FastAPI:
         else:
             raise bad_request("give either `embed`, or `wav` and `sr`")
         speech = await pipeline(request).speak(body.text, emb, backend(None))
-        return SeedInferenceResponse(wav=speech.wav.tolist())
+        return SeedInferenceResponse(wav=speech.wav.tolist(), sr=speech.sample_rate)
 
     @app.post("/v1/voices", tags=["voices"], response_model=Voice, status_code=201, openapi_extra={"requestBody": {
         "content": {"multipart/form-data": {"schema": {"type": "object", "required": ["file"], "properties": {
@@ -276,6 +269,14 @@ def create(settings: OrchestratorSettings | None = None) -> FastAPI:
     async def read_voice(voice_id: str, request: Request, include_embedding: bool = True):
         return voice_view(get_voice(request, voice_id), include_embedding)
 
+    @app.patch("/v1/voices/{voice_id}", tags=["voices"], response_model=Voice)
+    async def rename_voice(voice_id: str, body: VoiceRename, request: Request):
+        """Rename a saved voice."""
+        voice = request.app.state.store.rename(voice_id, body.name)
+        if voice is None:
+            raise APIError(404, "voice_not_found", f"no voice with id {voice_id!r}")
+        return voice_view(voice)
+
     @app.delete("/v1/voices/{voice_id}", tags=["voices"], status_code=204, response_class=Response)
     async def delete_voice(voice_id: str, request: Request):
         if not request.app.state.store.delete(voice_id):
@@ -292,30 +293,8 @@ def create(settings: OrchestratorSettings | None = None) -> FastAPI:
             emb = decode_array(body.embedding, "embedding", ndim=(1,))
         else:
             raise bad_request("give `voice_id` or `embedding`")
-        speech = await pipeline(request).speak(body.text, emb, backend(body.vocoder), seed=body.seed)
-        return audio_response(speech.wav, body.format)
-
-    @app.post("/v1/audio/speech", tags=["openai-compatible"], response_class=Response)
-    async def openai_speech(body: SpeechRequest, request: Request):
-        """Drop-in for OpenAI's speech endpoint; `voice` must be an id from `/v1/voices`."""
-        check_text(settings, body.input)
-        emb = get_voice(request, body.voice)["embedding"]
-        if body.stream:
-            if body.response_format not in ("wav", "pcm"):
-                raise bad_request("stream=true needs response_format wav or pcm")
-            if body.speed != 1.0:
-                raise bad_request("stream=true does not support speed")
-            return streamed(pipeline(request), body.input, emb, backend(None), None,
-                            header=body.response_format == "wav")
-        speech = await pipeline(request).speak(body.input, emb, backend(None))
-        wav = speech.wav
-        if body.speed != 1.0:
-            import librosa
-            wav = librosa.effects.time_stretch(wav, rate=body.speed)
-        if body.response_format == "pcm":  # OpenAI's pcm is raw 16-bit little-endian; ours is at 16 kHz
-            return Response(pcm16(wav), media_type="audio/pcm", headers={"X-Sample-Rate": "16000"})
-        fmt = {"opus": "ogg", "aac": "mp3"}.get(body.response_format, body.response_format)
-        return audio_response(wav, fmt)
+        return audio_response(await render(pipeline(request), body.text, emb, body.format, backend(body.vocoder),
+                                           body.seed, body.speed))
 
     @app.post("/v1/jobs", tags=["jobs"], status_code=202, response_model=JobView)
     async def submit_job(request: Request, reference_audio: UploadFile = File(...), text: str = Form(...),
@@ -362,6 +341,7 @@ def create(settings: OrchestratorSettings | None = None) -> FastAPI:
         return Response(data, media_type=media_type(job["result"]),
                         headers={"Content-Disposition": f'attachment; filename="{job["result"]}"'})
 
+    app.include_router(openai_router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
     @app.get("/", include_in_schema=False)

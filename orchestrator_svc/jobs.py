@@ -133,9 +133,9 @@ def webhook_payload(job: dict) -> dict:
 async def render_clone(pipeline, reference: bytes, params: dict) -> bytes:
     """The job's work: embed the reference, speak the text, encode in the requested format."""
     emb, _ = await pipeline.embed_audio_file(reference, params.get("filename", "reference"))
-    data, _, _, _ = await pipeline.speak_encoded(params["text"], emb, params["format"], params.get("vocoder"),
-                                                 seed=params.get("seed"))
-    return data
+    out = await pipeline.speak_encoded(params["text"], emb, params["format"], params.get("vocoder"),
+                                       seed=params.get("seed"))
+    return out.data
 
 
 async def run_one(store: JobStore, results, pipeline, job: dict, client: httpx.AsyncClient,

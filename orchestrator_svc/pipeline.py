@@ -25,6 +25,17 @@ class Speech:
     alignments: list[list[np.ndarray]]
     stopped: bool
     sentences: list[str]
+    sample_rate: int  # the vocoder's (16 kHz WaveRNN/Griffin-Lim, 22.05 kHz HiFi-GAN)
+
+
+@dataclass
+class Rendered:
+    """An audio file as the vocoder encoded it."""
+    data: bytes
+    media_type: str
+    sample_rate: int   # of the encoded audio (pcm 24 kHz, opus 48 kHz, else the vocoder's)
+    duration_s: float
+    stopped: bool
 
 
 class Pipeline:
@@ -54,57 +65,49 @@ class Pipeline:
         aligns = [_array(a, "alignment", ndim=(2,)) for a in item.get("alignments") or []]
         return mel, aligns, item["stopped"], item["sentences"]
 
-    async def vocode(self, mel: np.ndarray, backend: str | None, seed: int | None = None) -> np.ndarray:
+    async def vocode(self, mel: np.ndarray, backend: str | None, seed: int | None = None) -> tuple[np.ndarray, int]:
+        """(audio, its sample rate as the vocoder reports it)."""
         # No seed: the vocoder may sample WaveRNN requests together with concurrent ones (micro-batching).
         body = {"mel": encode_array(mel, compact=True), "backend": backend, "compact": True, "seed": seed}
-        return _array((await self.vocoder.post("/v1/vocode", json=body)).json()["wav"], "wav", ndim=(1,))
+        out = (await self.vocoder.post("/v1/vocode", json=body)).json()
+        return _array(out["wav"], "wav", ndim=(1,)), int(out["sample_rate"])
 
     async def vocode_encoded(self, mel: np.ndarray, backend: str | None, fmt: str,
-                             seed: int | None = None) -> tuple[bytes, str, int]:
-        """The vocoder's audio file as is (no array decode and re-encode here): (bytes, media type, samples)."""
+                             seed: int | None = None, stopped: bool = True) -> Rendered:
+        """The vocoder's audio file as is (no array decode and re-encode here)."""
         body = {"mel": encode_array(mel, compact=True), "backend": backend, "format": fmt, "seed": seed}
         resp = await self.vocoder.post("/v1/vocode", json=body, headers={"accept": f"audio/{fmt}"})
-        return resp.content, resp.headers["content-type"], int(resp.headers["x-audio-samples"])
+        return Rendered(resp.content, resp.headers["content-type"], int(resp.headers["x-sample-rate"]),
+                        float(resp.headers["x-audio-duration"]), stopped)
 
     async def speak_encoded(self, text: str, embedding: np.ndarray, fmt: str, backend: str | None = None,
-                            seed: int | None = None) -> tuple[bytes, str, int, bool]:
-        """`speak` for callers that only pass the audio file on: (bytes, media type, samples, stopped)."""
+                            seed: int | None = None) -> Rendered:
+        """`speak` for callers that only pass the audio file on."""
         mel, _, stopped, _ = await self.synthesize(text, check_embedding(embedding), False, seed)
-        data, media, samples = await self.vocode_encoded(mel, backend, fmt, seed)
-        return data, media, samples, stopped
+        return await self.vocode_encoded(mel, backend, fmt, seed, stopped)
 
     async def speak(self, text: str, embedding: np.ndarray, backend: str | None = None, alignments: bool = False,
                     seed: int | None = None) -> Speech:
         embedding = check_embedding(embedding)
         mel, aligns, stopped, sentences = await self.synthesize(text, embedding, alignments, seed)
-        wav = await self.vocode(mel, backend, seed)
-        return Speech(wav=wav, mels=[mel], alignments=[aligns], stopped=stopped, sentences=sentences)
+        wav, rate = await self.vocode(mel, backend, seed)
+        return Speech(wav=wav, mels=[mel], alignments=[aligns], stopped=stopped, sentences=sentences,
+                      sample_rate=rate)
 
 
-SENTENCE_GAP = np.zeros(2400, dtype=np.float32)  # 0.15 s between streamed sentences
+SENTENCE_GAP_S = 0.15  # silence between streamed sentences
 
 
 async def speak_stream(pipeline: Pipeline, text: str, embedding: np.ndarray, backend: str | None = None,
                        seed: int | None = None):
-    """Yield float32 audio sentence by sentence, so the first sentence plays while the rest is made."""
+    """Yield (float32 audio, sample rate) sentence by sentence, so the first plays while the rest is made."""
     embedding = check_embedding(embedding)
     sentences = split_sentences(text) or [text]
     for i, sentence in enumerate(sentences):
         mel, _, _, _ = await pipeline.synthesize(sentence, embedding, seed=seed)
-        wav = await pipeline.vocode(mel, backend, seed)
-        yield wav if i == len(sentences) - 1 else np.concatenate([wav, SENTENCE_GAP])
-
-
-def wav_stream_header(sample_rate: int = 16000) -> bytes:
-    """A WAV header for a stream of unknown length (sizes set to the maximum, as streaming players expect)."""
-    import struct
-    return (b"RIFF" + struct.pack("<I", 0xFFFFFFFF) + b"WAVEfmt " +
-            struct.pack("<IHHIIHH", 16, 1, 1, sample_rate, sample_rate * 2, 2, 16) +
-            b"data" + struct.pack("<I", 0xFFFFFFFF))
-
-
-def pcm16(wav: np.ndarray) -> bytes:
-    return (np.clip(wav, -1, 1) * 32767).astype("<i2").tobytes()
+        wav, rate = await pipeline.vocode(mel, backend, seed)
+        gap = np.zeros(0 if i == len(sentences) - 1 else int(SENTENCE_GAP_S * rate), dtype=np.float32)
+        yield np.concatenate([wav, gap]), rate
 
 
 def check_embedding(embedding: np.ndarray) -> np.ndarray:

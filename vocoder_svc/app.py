@@ -9,7 +9,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import Response
 from pydantic import Field
 
-from common.audio_io import write_audio_bytes
+from common.audio_encode import AUDIO_MEDIA_TYPES, encode
 from common.batching import MicroBatcher
 from common.checkpoints import file_sha256
 from common.config import ServiceSettings
@@ -117,16 +117,18 @@ def create(settings: VocoderSettings | None = None) -> FastAPI:
         return request.app.state.info
 
     @app.post("/v1/vocode", tags=["vocoder"], response_model=VocodeResponse,
-              responses={200: {"content": {"audio/wav": {}, "audio/flac": {}, "audio/ogg": {}, "audio/mpeg": {}}}})
+              responses={200: {"content": {m: {} for m in AUDIO_MEDIA_TYPES}}})
     async def vocode(body: VocodeRequest, request: Request):
         """JSON `{wav, sample_rate}` by default; audio bytes when the client sends `Accept: audio/...`."""
         mel = validate_mel(settings, decode_array(body.mel, "mel", ndim=(2,)), body.sample_rate)
         backend = body.backend or request.app.state.default_backend
         wav = await vocode_request(request.app, mel, backend, body.seed)
         if request.headers.get("accept", "").startswith("audio/"):
-            data, media = write_audio_bytes(wav, body.format)
-            return Response(data, media_type=media, headers={"X-Sample-Rate": "16000", "X-Backend": backend,
-                                                             "X-Audio-Samples": str(len(wav))})
+            out = await run_blocking(encode, wav, request.app.state.info["sample_rate"], body.format)
+            # X-Sample-Rate: of the encoded audio (pcm 24 kHz, opus 48 kHz); the duration is the audio's own.
+            return Response(out.data, media_type=out.media_type, headers={
+                "X-Sample-Rate": str(out.sample_rate), "X-Backend": backend, "X-Audio-Samples": str(len(wav)),
+                "X-Audio-Duration": f"{out.duration_s:.3f}"})
         return VocodeResponse(wav=encode_array(wav, body.compact), backend=backend)
 
     @app.post("/inference", tags=["seed-compatible"], response_model=SeedInferenceResponse)
