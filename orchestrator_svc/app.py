@@ -22,9 +22,11 @@ from common.wire import decode_array, encode_array
 from orchestrator_svc.clients import StagePool
 from orchestrator_svc.jobs import JobStore, worker_loop
 from orchestrator_svc.openai_routes import router as openai_router
+from orchestrator_svc.openai_speech import check_input, resolve_voice
 from orchestrator_svc.pipeline import Pipeline, check_embedding
 from orchestrator_svc.rendering import open_speech_stream, render
 from orchestrator_svc.results import make_results, media_type
+from orchestrator_svc.studio import studio_events
 from orchestrator_svc.schemas import (
     AudioFormat,
     Backend,
@@ -218,6 +220,24 @@ def create(settings: OrchestratorSettings | None = None) -> FastAPI:
                             mel=encode_array(speech.mels[0], True), sentences=speech.sentences,
                             alignments=[encode_array(a, True) for a in speech.alignments[0]],
                             stopped=speech.stopped, embedding_cached=cached)
+
+    @app.post("/v1/studio/speak", tags=["clone"], response_class=StreamingResponse,
+              responses={200: {"content": {"text/event-stream": {}}}})
+    async def studio_speak(request: Request, text: str = Form(...), voice: str | None = Form(None),
+                           reference_audio: UploadFile | None = File(None), format: AudioFormat = Form("wav"),
+                           speed: float = Form(1.0, ge=0.25, le=4.0), seed: int | None = Form(None),
+                           vocoder: Backend | None = Form(None)):
+        """The web page's Speak: a built-in or saved `voice`, or a new `reference_audio`; server-sent progress
+        events as each stage runs, then the audio with its mel and alignments (see orchestrator_svc.studio)."""
+        check_input(text)
+        if reference_audio is not None:
+            reference, embedding = (await read_upload(reference_audio), reference_audio.filename or "reference"), None
+        elif voice:
+            reference, embedding = None, resolve_voice(voice, request.app.state.store)
+        else:
+            raise bad_request("give a `voice` or a `reference_audio`")
+        return StreamingResponse(studio_events(pipeline(request), text, format, backend(vocoder), seed, speed,
+                                               embedding, reference), media_type="text/event-stream")
 
     @app.post("/inference", tags=["seed-compatible"], response_model=SeedInferenceResponse)
     async def inference(body: SeedInferenceRequest, request: Request):

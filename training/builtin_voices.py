@@ -44,11 +44,11 @@ CV_MALE, CV_FEMALE = "372293e65cda", "cf658764e695"
 VOICES = {
     "slt": ("female", "US", ("flite", "slt"), "CMU ARCTIC slt via flite", FLITE, ["alloy"]),
     "lj": ("female", "US", ("raw", "lj", "LJ001-000"), "LJSpeech 1.1 (Linda Johnson)", "public domain", ["nova"]),
-    "karen": ("female", "US", ("raw", "libri", "103-"), "LibriSpeech train-clean-100 speaker 103", CC_BY,
+    "karen": ("female", "unknown", ("raw", "libri", "103-"), "LibriSpeech train-clean-100 speaker 103", CC_BY,
               ["shimmer"]),
-    "christabel": ("female", "GB", ("raw", "libri", "1088-"), "LibriSpeech train-clean-100 speaker 1088", CC_BY,
+    "christabel": ("female", "unknown", ("raw", "libri", "1088-"), "LibriSpeech train-clean-100 speaker 1088", CC_BY,
                    ["coral"]),
-    "megan": ("female", "US", ("raw", "libri", "1116-"), "LibriSpeech train-clean-100 speaker 1116", CC_BY,
+    "megan": ("female", "unknown", ("raw", "libri", "1116-"), "LibriSpeech train-clean-100 speaker 1116", CC_BY,
               ["sage"]),
     "cv_f": ("female", "US", ("cv", CV_FEMALE), "Common Voice 6.1 en, client " + CV_FEMALE, "CC0", ["marin"]),
     "awb": ("male", "Scottish", ("flite", "awb"), "CMU ARCTIC awb via flite", FLITE, ["fable"]),
@@ -58,8 +58,8 @@ VOICES = {
             "festival voice licence: free use and redistribution", ["ballad"]),
     "joe": ("male", "US", ("file", "tests/data/ref_joe_22k.wav"), "piper voice en_US-joe-medium", "CC0",
             ["ash"]),
-    "alex": ("male", "US", ("raw", "libri", "118-"), "LibriSpeech train-clean-100 speaker 118", CC_BY, ["verse"]),
-    "cv_m": ("male", "US", ("cv", CV_MALE), "Common Voice 6.1 en, client " + CV_MALE, "CC0", ["cedar"]),
+    "alex": ("male", "unknown", ("raw", "libri", "118-"), "LibriSpeech train-clean-100 speaker 118", CC_BY, ["verse"]),
+    "cv_m": ("male", "unknown", ("cv", CV_MALE), "Common Voice 6.1 en, client " + CV_MALE, "CC0", ["cedar"]),
 }
 
 
