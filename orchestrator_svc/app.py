@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Literal
 
 import httpx
-import numpy as np
 from fastapi import FastAPI, File, Form, Request, UploadFile
 from fastapi.responses import FileResponse, RedirectResponse, Response, StreamingResponse
 from fastapi.staticfiles import StaticFiles
@@ -26,7 +25,6 @@ from orchestrator_svc.openai_speech import check_input, resolve_voice
 from orchestrator_svc.pipeline import Pipeline, check_embedding
 from orchestrator_svc.rendering import open_speech_stream, render
 from orchestrator_svc.results import make_results, media_type
-from orchestrator_svc.studio import studio_events
 from orchestrator_svc.schemas import (
     AudioFormat,
     Backend,
@@ -40,6 +38,7 @@ from orchestrator_svc.schemas import (
     VoiceList,
     VoiceRename,
 )
+from orchestrator_svc.studio import studio_events
 from orchestrator_svc.voices import VoiceStore
 
 STATIC = Path(__file__).parent / "static"
