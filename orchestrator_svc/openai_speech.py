@@ -131,7 +131,7 @@ def find_model(model_id: str) -> dict:
 
 def usage(text: str, seconds: float) -> dict:
     """Our model reads characters, so they are the input tokens; output tokens are mel frames."""
-    frames = int(round(seconds * FRAMES_PER_SECOND))
+    frames = round(seconds * FRAMES_PER_SECOND)
     return {"input_tokens": len(text), "output_tokens": frames, "total_tokens": len(text) + frames}
 
 

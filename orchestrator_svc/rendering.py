@@ -9,7 +9,7 @@ import numpy as np
 
 from common.audio_encode import AudioEncoder, Encoded, check_format, encode
 from common.service import run_blocking
-from common.text import split_sentences
+from common.text import speakable_sentences
 from orchestrator_svc.pipeline import Pipeline, speak_stream
 
 # Well under the synthesizer's MAX_TEXT_CHARS (2000): longer inputs go as several requests.
@@ -19,7 +19,7 @@ CHUNK_CHARS = 1000
 def text_chunks(text: str, limit: int = CHUNK_CHARS) -> list[str]:
     """Whole sentences packed into chunks of at most `limit` characters."""
     chunks: list[str] = []
-    for sentence in split_sentences(text) or [text]:
+    for sentence in speakable_sentences(text):
         if chunks and len(chunks[-1]) + 1 + len(sentence) <= limit:
             chunks[-1] += " " + sentence
         else:

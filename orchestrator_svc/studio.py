@@ -12,10 +12,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from common.audio_encode import encode
-from common.errors import APIError
+from common.errors import APIError, bad_request
 from common.service import run_blocking
-from common.text import split_sentences
-from common.wire import encode_array
+from common.text import speakable_sentences
+from common.wire import CompactArray, decode_array, encode_array
+from orchestrator_svc.openai_speech import check_input, resolve_voice
 from orchestrator_svc.pipeline import SENTENCE_GAP_S, Pipeline, check_embedding
 from orchestrator_svc.rendering import stretch
 
@@ -28,7 +29,7 @@ def event(stage: str, **fields) -> bytes:
 class Spoken:
     sentences: list[str]
     mels: list[np.ndarray]
-    alignments: list[np.ndarray]
+    alignments: list[dict]       # compact wire form, as the synthesizer sent them
     wav: np.ndarray
     sample_rate: int
     stopped: bool
@@ -36,18 +37,19 @@ class Spoken:
 
 async def speak_sentences(pipe: Pipeline, text: str, embedding, backend, seed):
     """Each sentence synthesized (with alignments) and vocoded: yields progress events, then one Spoken."""
-    sentences = split_sentences(text) or [text]
+    sentences = speakable_sentences(text)
     mels, aligns, wavs, rate, stopped = [], [], [], 0, True
     for i, sentence in enumerate(sentences):
         yield event("sentence", index=i + 1, of=len(sentences), text=sentence)
-        mel, sentence_aligns, sentence_stopped, _ = await pipe.synthesize(sentence, embedding, True, seed)
+        text_mel = await pipe.synthesize(sentence, embedding, True, seed)
+        mel = decode_array(CompactArray(**text_mel.mel), "mel", ndim=(2,))
         yield event("vocoding", index=i + 1, of=len(sentences), frames=int(mel.shape[1]))
-        wav, rate = await pipe.vocode(mel, backend, seed)
+        wav, rate = await pipe.vocode(text_mel.mel, backend, seed)
         gap = np.zeros(0 if i == len(sentences) - 1 else int(SENTENCE_GAP_S * rate), dtype=np.float32)
         mels.append(mel)
-        aligns += sentence_aligns
+        aligns += text_mel.alignments
         wavs.append(np.concatenate([wav, gap]))
-        stopped = stopped and sentence_stopped
+        stopped = stopped and text_mel.stopped
     yield Spoken(sentences, mels, aligns, np.concatenate(wavs), rate, stopped)
 
 
@@ -68,6 +70,16 @@ async def studio_events(pipe: Pipeline, text: str, fmt: str, backend: str | None
         yield event("done", audio=base64.b64encode(out.data).decode(), media_type=out.media_type,
                     sample_rate=out.sample_rate, duration_s=out.duration_s, sentences=spoken.sentences,
                     stopped=spoken.stopped, mel=encode_array(np.concatenate(spoken.mels, axis=1), True),
-                    alignments=[encode_array(a, True) for a in spoken.alignments])
+                    alignments=spoken.alignments)
     except APIError as exc:
         yield event("error", message=exc.message, code=exc.code, status=exc.status)
+
+
+async def start(pipe: Pipeline, store, text: str, voice: str | None, reference: tuple[bytes, str] | None, fmt: str,
+                backend: str | None, seed: int | None, speed: float) -> AsyncIterator[bytes]:
+    """Checks that answer with an error status (before any event), then the event stream."""
+    check_input(text)
+    if reference is None and not voice:
+        raise bad_request("give a `voice` or a `reference_audio`")
+    embedding = None if reference is not None else await run_blocking(resolve_voice, voice, store)
+    return studio_events(pipe, text, fmt, backend, seed, speed, embedding, reference)

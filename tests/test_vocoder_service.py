@@ -8,7 +8,7 @@ import pytest
 import soundfile as sf
 
 from common import audio
-from tests.conftest import DATA, TEST_ENV
+from tests.conftest import DATA
 
 
 @pytest.fixture(scope="module")
@@ -62,14 +62,13 @@ def test_bad_input(urls, mel, patch, status, needle):
 def wavernn_url(tmp_path_factory, fixtures):
     """A vocoder process whose VOCODER_CHECKPOINT points at the small RTVC fixture (re-saved with its hparams)."""
     from common.checkpoints import write_checkpoint
-    from common.stack import ServiceProcess, free_port
+    from tests.processes import service
     from vocoder_svc.inference import load_vocoder
     hp = json.loads((fixtures / "voc_small_hparams.json").read_text())["constructor_kwargs"]
     model = load_vocoder(str(fixtures / "voc_small_checkpoint.pt"), hp)
     path = tmp_path_factory.mktemp("voc") / "small.pt"
     write_checkpoint(path, model, model.cfg)
-    svc = ServiceProcess("vocoder", free_port(), {**TEST_ENV, "VOCODER_CHECKPOINT": str(path),
-                                                  "WAVERNN_TARGET": "1000", "WAVERNN_OVERLAP": "100"})
+    svc = service("vocoder", VOCODER_CHECKPOINT=str(path), WAVERNN_TARGET="1000", WAVERNN_OVERLAP="100")
     svc.start().wait_ready()
     yield svc.url, model
     svc.stop()

@@ -1,7 +1,7 @@
 """Vocoder service: mel -> 16 kHz audio with WaveRNN (RTVC-compatible) or weight-free Griffin-Lim."""
 from fastapi import FastAPI
 
-from common.service import create_app, run_model
+from common.service import create_app, include_routers, run_model
 from vocoder_svc.routes import router
 from vocoder_svc.runtime import attach_batcher, load_runtime
 from vocoder_svc.settings import VocoderSettings
@@ -16,5 +16,5 @@ async def _load(app: FastAPI) -> None:
 def create(settings: VocoderSettings | None = None) -> FastAPI:
     app = create_app("vocoder", settings or VocoderSettings(), load=_load,
                      description="WaveRNN (RTVC fatchord, RAW 9-bit) and Griffin-Lim vocoders.")
-    app.include_router(router)
+    include_routers(app, router)
     return app

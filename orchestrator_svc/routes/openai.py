@@ -5,8 +5,11 @@ from fastapi.responses import Response, StreamingResponse
 from fastapi.routing import APIRoute
 
 from common.errors import APIError
+from common.service import run_blocking
 from orchestrator_svc import openai_speech as oa
+from orchestrator_svc.deps import Authorized, Pipe, Settings, Voices
 from orchestrator_svc.rendering import open_speech_stream, render
+from orchestrator_svc.speaking import vocoder_choice
 
 
 class OpenAIRoute(APIRoute):
@@ -25,24 +28,20 @@ class OpenAIRoute(APIRoute):
         return handle
 
 
-router = APIRouter(tags=["openai-compatible"], route_class=OpenAIRoute)
-
-
-def _backend(request: Request, choice: str | None) -> str | None:
-    return choice or request.app.state.settings.default_vocoder or None
+router = APIRouter(tags=["openai-compatible"], route_class=OpenAIRoute, dependencies=[Authorized])
 
 
 @router.post("/v1/audio/speech", response_class=Response, responses={200: {"content": {
     "audio/mpeg": {}, "audio/ogg; codecs=opus": {}, "audio/aac": {}, "audio/flac": {}, "audio/wav": {},
     "audio/pcm": {}, "text/event-stream": {}}}})
-async def speech(body: oa.SpeechRequest, request: Request):
+async def speech(body: oa.SpeechRequest, pipe: Pipe, settings: Settings, voices: Voices):
     """Drop-in for OpenAI's speech endpoint. `voice`: a built-in name (OpenAI's or ours), a saved voice id,
     or `{"id": ...}`. `stream_format` audio/sse streams sentence by sentence; without it the whole file
     comes at once (with its duration in `X-Audio-Duration`)."""
     oa.check_model(body.model)
     text = oa.check_input(body.input)
-    emb = oa.resolve_voice(body.voice, request.app.state.store)
-    pipe, backend = request.app.state.pipeline, _backend(request, body.vocoder)
+    emb = await run_blocking(oa.resolve_voice, body.voice, voices)
+    backend = vocoder_choice(settings, body.vocoder)
     if body.stream_format or body.stream:
         encoder, chunks = await open_speech_stream(pipe, text, emb, body.response_format, backend, body.seed,
                                                    body.speed)
@@ -57,9 +56,9 @@ async def speech(body: oa.SpeechRequest, request: Request):
 
 
 @router.get("/v1/audio/voices")
-async def voices(request: Request, limit: int = 1000):
+async def list_voices(voices: Voices, limit: int = 1000):
     """Built-in voices (with source and licence), OpenAI's names mapped onto them, and saved voices."""
-    return oa.voice_listing(request.app.state.store.list(min(limit, 1000), 0))
+    return oa.voice_listing(await run_blocking(voices.list, min(limit, 1000), 0))
 
 
 @router.get("/v1/models")

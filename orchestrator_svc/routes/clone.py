@@ -1,0 +1,71 @@
+"""Cloning routes: /v1/clone, /v1/clone/preview, /v1/tts, the web page's /v1/studio/speak and the seed
+projects' /inference."""
+from fastapi import APIRouter, File, Form, UploadFile
+from fastapi.responses import Response, StreamingResponse
+
+from orchestrator_svc import speaking, studio
+from orchestrator_svc.deps import Authorized, Pipe, Settings, Voices, read_upload
+from orchestrator_svc.routes.replies import AUDIO_TYPES, audio_response
+from orchestrator_svc.schemas import (
+    AudioFormat,
+    Backend,
+    ClonePreview,
+    SeedInferenceRequest,
+    SeedInferenceResponse,
+    TTSRequest,
+)
+from orchestrator_svc.voice_library import voice_embedding
+
+router = APIRouter(tags=["clone"], dependencies=[Authorized])
+
+
+@router.post("/v1/clone", response_class=Response, responses={200: {"content": AUDIO_TYPES}})
+async def clone(pipe: Pipe, settings: Settings, reference_audio: UploadFile = File(...), text: str = Form(...),
+                format: AudioFormat = Form("wav"), vocoder: Backend | None = Form(None),
+                seed: int | None = Form(None), stream: bool = Form(False)):
+    """Speak `text` in the voice of `reference_audio` (wav/flac/ogg/mp3, a few seconds of speech).
+    `stream=true` sends the format's bytes sentence by sentence as each is ready (any format but ogg)."""
+    speaking.check_text(settings, text)
+    data = await read_upload(reference_audio, settings.max_upload_bytes)
+    return audio_response(await speaking.clone(pipe, settings, data, reference_audio.filename or "reference", text,
+                                               format, vocoder, seed, stream))
+
+
+@router.post("/v1/clone/preview", response_model=ClonePreview)
+async def clone_preview(pipe: Pipe, settings: Settings, reference_audio: UploadFile = File(...),
+                        text: str = Form(...), vocoder: Backend | None = Form(None), seed: int | None = Form(None)):
+    """Like /v1/clone, but JSON with the audio (base64 WAV), the mel and the attention alignments,
+    for the web page's pictures."""
+    speaking.check_text(settings, text)
+    data = await read_upload(reference_audio, settings.max_upload_bytes)
+    return await speaking.clone_preview(pipe, settings, data, reference_audio.filename or "reference", text,
+                                        vocoder, seed)
+
+
+@router.post("/inference", tags=["seed-compatible"], response_model=SeedInferenceResponse)
+async def inference(body: SeedInferenceRequest, pipe: Pipe, settings: Settings):
+    """Seed shape: `{wav, sr, text}` or `{embed, text}` -> `{wav, sr}`."""
+    wav, rate = await speaking.seed_inference(pipe, settings, body)
+    return SeedInferenceResponse(wav=wav.tolist(), sr=rate)
+
+
+@router.post("/v1/tts", response_class=Response)
+async def tts(body: TTSRequest, pipe: Pipe, settings: Settings, voices: Voices):
+    """Speak with a saved voice (`voice_id`) or a given `embedding`."""
+    return audio_response(await speaking.tts(pipe, settings, body, lambda vid: voice_embedding(voices, vid)))
+
+
+@router.post("/v1/studio/speak", response_class=StreamingResponse, responses={200: {"content": {"text/event-stream": {}}}})
+async def studio_speak(pipe: Pipe, settings: Settings, voices: Voices, text: str = Form(...),
+                       voice: str | None = Form(None), reference_audio: UploadFile | None = File(None),
+                       format: AudioFormat = Form("wav"), speed: float = Form(1.0, ge=0.25, le=4.0),
+                       seed: int | None = Form(None), vocoder: Backend | None = Form(None)):
+    """The web page's Speak: a built-in or saved `voice`, or a new `reference_audio`; server-sent progress
+    events as each stage runs, then the audio with its mel and alignments (see orchestrator_svc.studio)."""
+    reference = None
+    if reference_audio is not None:
+        reference = (await read_upload(reference_audio, settings.max_upload_bytes),
+                     reference_audio.filename or "reference")
+    events = await studio.start(pipe, voices, text, voice, reference, format, speaking.vocoder_choice(settings, vocoder),
+                                seed, speed)
+    return StreamingResponse(events, media_type="text/event-stream")
