@@ -24,4 +24,6 @@ class EncodedAudio:
     """An audio file made by the vocoder, as its client receives it."""
     data: bytes
     media_type: str
-    samples: int                 # at 16 kHz
+    samples: int                 # at the vocoder's rate
+    sample_rate: int             # of the encoded audio (pcm 24 kHz, opus 48 kHz, else the vocoder's)
+    duration_s: float

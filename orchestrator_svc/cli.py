@@ -152,7 +152,7 @@ def parser() -> argparse.ArgumentParser:
     for name in DEFAULTS:
         ap.add_argument(f"--{name}-url", dest=f"{name}_url")
     sub = ap.add_subparsers(dest="command", required=True)
-    audio = {"choices": ["wav", "mp3", "ogg", "flac"], "default": "wav"}
+    audio = {"choices": ["wav", "mp3", "opus", "aac", "flac", "pcm", "ogg"], "default": "wav"}
     p = sub.add_parser("start", help="start all four services on loopback", add_help=False)
     p.add_argument("rest", nargs=argparse.REMAINDER)
     p = sub.add_parser("clone", help="speak TEXT in the voice of REF")

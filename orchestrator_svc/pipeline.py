@@ -30,6 +30,7 @@ class Speech:
     alignments: list[dict]       # one per sentence, compact wire form
     stopped: bool
     sentences: list[str]
+    sample_rate: int             # the vocoder's (16 kHz WaveRNN/Griffin-Lim, 22.05 kHz HiFi-GAN)
 
 
 @dataclass
@@ -67,45 +68,50 @@ class Pipeline:
         item = (await self.synthesizer.post("/v1/synthesize", json=body)).json()["mels"][0]
         return TextMel(item["mel"], item["stopped"], item["sentences"], item.get("alignments") or [])
 
-    async def vocode(self, mel: dict, vocoder: str | None, seed: int | None = None) -> np.ndarray:
+    async def vocode(self, mel: dict, vocoder: str | None, seed: int | None = None) -> tuple[np.ndarray, int]:
+        """(audio, its sample rate as the vocoder reports it)."""
         # No seed: the vocoder may sample WaveRNN requests together with concurrent ones (micro-batching).
         body = {"mel": mel, "backend": vocoder, "compact": True, "seed": seed}
-        return _array((await self.vocoder.post("/v1/vocode", json=body)).json()["wav"], "wav", ndim=(1,))
+        out = (await self.vocoder.post("/v1/vocode", json=body)).json()
+        return _array(out["wav"], "wav", ndim=(1,)), int(out["sample_rate"])
 
     async def vocode_encoded(self, mel: dict, vocoder: str | None, fmt: str,
                              seed: int | None = None) -> EncodedAudio:
         """The vocoder's audio file as is (no array decode and re-encode here)."""
         body = {"mel": mel, "backend": vocoder, "format": fmt, "seed": seed}
         resp = await self.vocoder.post("/v1/vocode", json=body, headers={"accept": f"audio/{fmt}"})
-        return EncodedAudio(resp.content, resp.headers["content-type"], int(resp.headers["x-audio-samples"]))
+        return EncodedAudio(resp.content, resp.headers["content-type"], int(resp.headers["x-audio-samples"]),
+                            int(resp.headers["x-sample-rate"]), float(resp.headers["x-audio-duration"]))
 
     async def speak_encoded(self, text: str, embedding: np.ndarray, fmt: str, vocoder: str | None = None,
                             seed: int | None = None) -> EncodedSpeech:
         """`speak` for callers that only pass the audio file on."""
         mel = await self.synthesize(text, check_embedding(embedding), False, seed)
         audio = await self.vocode_encoded(mel.mel, vocoder, fmt, seed)
-        return EncodedSpeech(audio.data, audio.media_type, audio.samples, mel.stopped)
+        return EncodedSpeech(audio.data, audio.media_type, audio.samples, audio.sample_rate, audio.duration_s,
+                             mel.stopped)
 
     async def speak(self, text: str, embedding: np.ndarray, vocoder: str | None = None, alignments: bool = False,
                     seed: int | None = None) -> Speech:
         mel = await self.synthesize(text, check_embedding(embedding), alignments, seed)
-        wav = await self.vocode(mel.mel, vocoder, seed)
+        wav, rate = await self.vocode(mel.mel, vocoder, seed)
         return Speech(wav=wav, mel=mel.mel, alignments=mel.alignments, stopped=mel.stopped,
-                      sentences=mel.sentences)
+                      sentences=mel.sentences, sample_rate=rate)
 
 
-SENTENCE_GAP = np.zeros(2400, dtype=np.float32)  # 0.15 s between streamed sentences
+SENTENCE_GAP_S = 0.15  # silence between streamed sentences
 
 
 async def speak_stream(pipeline: Pipeline, text: str, embedding: np.ndarray, vocoder: str | None = None,
                        seed: int | None = None):
-    """Yield float32 audio sentence by sentence, so the first sentence plays while the rest is made."""
+    """Yield (float32 audio, sample rate) sentence by sentence, so the first plays while the rest is made."""
     embedding = check_embedding(embedding)
     sentences = speakable_sentences(text)
     for i, sentence in enumerate(sentences):
         mel = await pipeline.synthesize(sentence, embedding, seed=seed)
-        wav = await pipeline.vocode(mel.mel, vocoder, seed)
-        yield wav if i == len(sentences) - 1 else np.concatenate([wav, SENTENCE_GAP])
+        wav, rate = await pipeline.vocode(mel.mel, vocoder, seed)
+        gap = np.zeros(0 if i == len(sentences) - 1 else int(SENTENCE_GAP_S * rate), dtype=np.float32)
+        yield np.concatenate([wav, gap]), rate
 
 
 def check_embedding(embedding: np.ndarray) -> np.ndarray:

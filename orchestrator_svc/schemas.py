@@ -2,9 +2,9 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from common.audio_encode import AudioFormat
 from common.wire import ArrayIn
 
-AudioFormat = Literal["wav", "mp3", "ogg", "flac"]
 Backend = Literal["wavernn", "griffinlim"]
 
 
@@ -26,6 +26,10 @@ class VoiceImport(BaseModel):
     embedding: ArrayIn
 
 
+class VoiceRename(BaseModel):
+    name: str = Field(min_length=1, max_length=200)
+
+
 class Voice(BaseModel):
     id: str
     name: str
@@ -45,16 +49,7 @@ class TTSRequest(BaseModel):
     format: AudioFormat = "wav"
     vocoder: Backend | None = None
     seed: int | None = None
-
-
-class SpeechRequest(BaseModel):
-    """OpenAI-compatible `/v1/audio/speech`; `voice` is a voice-library id."""
-    model: str = "voxclone-1"
-    input: str
-    voice: str
-    response_format: Literal["mp3", "opus", "aac", "flac", "wav", "pcm"] = "mp3"
-    speed: float = Field(1.0, ge=0.25, le=4.0)
-    stream: bool = Field(False, description="send audio sentence by sentence (wav or pcm)")
+    speed: float = Field(1.0, ge=0.25, le=4.0, description="pitch-preserving tempo change")
 
 
 class ClonePreview(BaseModel):

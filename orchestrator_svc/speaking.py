@@ -6,21 +6,22 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from common.audio_encode import Encoded, encode
 from common.errors import APIError, bad_request
 from common.metrics import STAGE_LATENCY
 from common.service import run_blocking
 from common.stage_results import EncodedAudio
 from common.wire import decode_array
-from orchestrator_svc.audio_out import encode_speech, openai_audio, pcm16, wav_stream_header
-from orchestrator_svc.pipeline import Pipeline, speak_stream
-from orchestrator_svc.schemas import ClonePreview, SeedInferenceRequest, SpeechRequest, TTSRequest
+from orchestrator_svc.pipeline import Pipeline
+from orchestrator_svc.rendering import open_speech_stream, render
+from orchestrator_svc.schemas import ClonePreview, SeedInferenceRequest, TTSRequest
 from orchestrator_svc.settings import OrchestratorSettings
 
 
 @dataclass
 class AudioReply:
     """Audio for a route to send: `audio`, or `stream` (async bytes) when it goes out as it is made."""
-    audio: EncodedAudio | None = None
+    audio: EncodedAudio | Encoded | None = None
     stream: object = None
     media_type: str = "audio/wav"
     headers: dict = field(default_factory=dict)
@@ -39,38 +40,29 @@ def vocoder_choice(settings: OrchestratorSettings, asked: str | None) -> str | N
     return asked or settings.default_vocoder or None
 
 
-def duration_headers(samples: int) -> dict:
-    return {"X-Sample-Rate": "16000", "X-Audio-Duration": f"{samples / 16000:.3f}"}
+def duration_headers(audio) -> dict:
+    """The true rate of the file (pcm 24 kHz, opus 48 kHz, else the vocoder's) and its duration."""
+    return {"X-Sample-Rate": str(audio.sample_rate), "X-Audio-Duration": f"{audio.duration_s:.3f}"}
 
 
-def streamed(pipe: Pipeline, text: str, emb, vocoder, seed, header: bool) -> AudioReply:
-    async def chunks():
-        if header:
-            yield wav_stream_header()
-        async for wav in speak_stream(pipe, text, emb, vocoder, seed):
-            yield pcm16(wav)
-    return AudioReply(stream=chunks(), media_type="audio/wav" if header else "audio/pcm",
-                      headers={"X-Sample-Rate": "16000"})
-
-
-async def encoded_reply(wav: np.ndarray, fmt: str) -> AudioReply:
-    audio = await run_blocking(encode_speech, wav, fmt)
-    return AudioReply(audio, headers=duration_headers(audio.samples))
+async def streamed(pipe: Pipeline, text: str, emb, vocoder, seed, fmt: str, speed: float = 1.0) -> AudioReply:
+    """The format's bytes sentence by sentence (the first sentence is made before the reply starts)."""
+    encoder, chunks = await open_speech_stream(pipe, text, emb, fmt, vocoder, seed, speed)
+    return AudioReply(stream=chunks, media_type=encoder.spec.media_type,
+                      headers={"X-Sample-Rate": str(encoder.sample_rate)})
 
 
 async def clone(pipe: Pipeline, settings: OrchestratorSettings, reference: bytes, filename: str, text: str,
                 fmt: str, vocoder: str | None, seed: int | None, stream: bool, owner: str = "") -> AudioReply:
     check_text(settings, text)
-    if stream and fmt != "wav":
-        raise bad_request("stream=true needs format=wav")
     start = time.perf_counter()
     emb, cached = await pipe.embed_audio_file(reference, filename, owner=owner)
     vocoder = vocoder_choice(settings, vocoder)
     if stream:
-        return streamed(pipe, text, emb, vocoder, seed, header=True)
+        return await streamed(pipe, text, emb, vocoder, seed, fmt)
     speech = await pipe.speak_encoded(text, emb, fmt, vocoder, seed=seed)
     STAGE_LATENCY.labels("orchestrator", "clone").observe(time.perf_counter() - start)
-    return AudioReply(speech, headers={**duration_headers(speech.samples),
+    return AudioReply(speech, headers={**duration_headers(speech),
                                        "X-Embedding-Cached": str(cached).lower(),
                                        "X-Stopped": str(speech.stopped).lower()})
 
@@ -80,14 +72,15 @@ async def clone_preview(pipe: Pipeline, settings: OrchestratorSettings, referenc
     check_text(settings, text)
     emb, cached = await pipe.embed_audio_file(reference, filename, owner=owner)
     speech = await pipe.speak(text, emb, vocoder_choice(settings, vocoder), alignments=True, seed=seed)
-    audio = await run_blocking(encode_speech, speech.wav, "wav")
-    return ClonePreview(audio_wav_base64=base64.b64encode(audio.data).decode(), duration_s=len(speech.wav) / 16000,
+    audio = await run_blocking(encode, speech.wav, speech.sample_rate, "wav")
+    return ClonePreview(audio_wav_base64=base64.b64encode(audio.data).decode(), duration_s=audio.duration_s,
                         mel=speech.mel, sentences=speech.sentences, alignments=speech.alignments,
                         stopped=speech.stopped, embedding_cached=cached)
 
 
-async def seed_inference(pipe: Pipeline, settings: OrchestratorSettings, body: SeedInferenceRequest) -> np.ndarray:
-    """The seed projects' `{wav, sr, text}` or `{embed, text}` -> the waveform."""
+async def seed_inference(pipe: Pipeline, settings: OrchestratorSettings, body: SeedInferenceRequest
+                         ) -> tuple[np.ndarray, int]:
+    """The seed projects' `{wav, sr, text}` or `{embed, text}` -> (the waveform, its rate)."""
     check_text(settings, body.text)
     if body.embed is not None:
         emb = decode_array(body.embed, "embed", ndim=(1,))
@@ -97,7 +90,8 @@ async def seed_inference(pipe: Pipeline, settings: OrchestratorSettings, body: S
         emb = await pipe.embed_waveform(wav, body.sr)
     else:
         raise bad_request("give either `embed`, or `wav` and `sr`")
-    return (await pipe.speak(body.text, emb, vocoder_choice(settings, None))).wav
+    speech = await pipe.speak(body.text, emb, vocoder_choice(settings, None))
+    return speech.wav, speech.sample_rate
 
 
 async def tts(pipe: Pipeline, settings: OrchestratorSettings, body: TTSRequest, voice_embedding) -> AudioReply:
@@ -109,23 +103,7 @@ async def tts(pipe: Pipeline, settings: OrchestratorSettings, body: TTSRequest, 
         emb = decode_array(body.embedding, "embedding", ndim=(1,))
     else:
         raise bad_request("give `voice_id` or `embedding`")
-    speech = await pipe.speak(body.text, emb, vocoder_choice(settings, body.vocoder), seed=body.seed)
-    return await encoded_reply(speech.wav, body.format)
+    audio = await render(pipe, body.text, emb, body.format, vocoder_choice(settings, body.vocoder), body.seed,
+                         body.speed)
+    return AudioReply(audio, headers=duration_headers(audio))
 
-
-async def openai_speech(pipe: Pipeline, settings: OrchestratorSettings, body: SpeechRequest,
-                        voice_embedding) -> AudioReply:
-    check_text(settings, body.input)
-    emb = await voice_embedding(body.voice)
-    vocoder = vocoder_choice(settings, None)
-    if body.stream:
-        if body.response_format not in ("wav", "pcm"):
-            raise bad_request("stream=true needs response_format wav or pcm")
-        if body.speed != 1.0:
-            raise bad_request("stream=true does not support speed")
-        return streamed(pipe, body.input, emb, vocoder, None, header=body.response_format == "wav")
-    speech = await pipe.speak(body.input, emb, vocoder)
-    audio = await run_blocking(openai_audio, speech.wav, body.response_format, body.speed)
-    if body.response_format == "pcm":
-        return AudioReply(audio, headers={"X-Sample-Rate": "16000"})
-    return AudioReply(audio, headers=duration_headers(audio.samples))

@@ -49,3 +49,10 @@ async def voice_embedding(store: TenantVoices, voice_id: str):
 async def delete_voice(store: TenantVoices, voice_id: str) -> None:
     if not await run_blocking(store.delete, voice_id):
         raise APIError(404, "voice_not_found", f"no voice with id {voice_id!r}")
+
+
+async def rename_voice(store: VoiceStore, voice_id: str, name: str) -> Voice:
+    voice = await run_blocking(store.rename, voice_id, name)
+    if voice is None:
+        raise APIError(404, "voice_not_found", f"no voice with id {voice_id!r}")
+    return voice_view(voice)

@@ -57,6 +57,11 @@ class VoiceStore:
                          (*args, limit, offset))
         return [self._row(r) for r in rows]
 
+    def rename(self, vid: str, name: str) -> dict | None:
+        with self._lock:
+            changed = self._db.execute("UPDATE voices SET name = ? WHERE id = ?", (name, vid)).rowcount > 0
+        return self.get(vid) if changed else None
+
     def delete(self, vid: str) -> bool:
         with self._lock:
             return self._db.execute("DELETE FROM voices WHERE id = ?", (vid,)).rowcount > 0

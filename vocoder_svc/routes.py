@@ -3,7 +3,7 @@ import numpy as np
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from common.audio_io import write_audio_bytes
+from common.audio_encode import AUDIO_MEDIA_TYPES, encode
 from common.cancel import request_work
 from common.openapi import error_responses
 from common.service import run_blocking
@@ -13,7 +13,7 @@ from vocoder_svc.runtime import validate_mel, vocode_request
 from vocoder_svc.schemas import SeedInferenceRequest, SeedInferenceResponse, VocodeRequest, VocodeResponse
 
 router = APIRouter(tags=["vocoder"], responses=error_responses(409, 499, 504))
-AUDIO_TYPES = {"audio/wav": {}, "audio/flac": {}, "audio/ogg": {}, "audio/mpeg": {}}
+AUDIO_TYPES = {media: {} for media in AUDIO_MEDIA_TYPES}
 
 
 @router.get("/v1/info")
@@ -21,10 +21,12 @@ async def info(runtime: Runtime):
     return runtime.info
 
 
-async def audio_file_response(wav: np.ndarray, fmt: str, backend: str) -> Response:
-    data, media = await run_blocking(write_audio_bytes, wav, fmt)  # encoding (mp3 above all) blocks
-    return Response(data, media_type=media, headers={"X-Sample-Rate": "16000", "X-Backend": backend,
-                                                     "X-Audio-Samples": str(len(wav))})
+async def audio_file_response(wav: np.ndarray, rate: int, fmt: str, backend: str) -> Response:
+    out = await run_blocking(encode, wav, rate, fmt)  # encoding (mp3 above all) blocks
+    # X-Sample-Rate: of the encoded audio (pcm 24 kHz, opus 48 kHz); the duration is the audio's own.
+    return Response(out.data, media_type=out.media_type, headers={
+        "X-Sample-Rate": str(out.sample_rate), "X-Backend": backend, "X-Audio-Samples": str(len(wav)),
+        "X-Audio-Duration": f"{out.duration_s:.3f}"})
 
 
 @router.post("/v1/vocode", response_model=VocodeResponse, responses={200: {"content": AUDIO_TYPES}})
@@ -35,7 +37,7 @@ async def vocode(body: VocodeRequest, request: Request, runtime: Runtime):
     async with request_work(request, runtime.settings.compute_deadline_s, "vocoder") as token:
         wav = await vocode_request(runtime, mel, backend, body.seed, token)
     if request.headers.get("accept", "").startswith("audio/"):
-        return await audio_file_response(wav, body.format, backend)
+        return await audio_file_response(wav, runtime.info["sample_rate"], body.format, backend)
     return VocodeResponse(wav=encode_array(wav, body.compact), backend=backend)
 
 

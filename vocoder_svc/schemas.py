@@ -2,6 +2,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from common.audio_encode import AudioFormat
 from common.wire import SEED_MAX, ArrayIn
 
 
@@ -10,7 +11,7 @@ class VocodeRequest(BaseModel):
     backend: Literal["wavernn", "griffinlim"] | None = Field(None, description="default: the service setting")
     sample_rate: int = Field(16000, description="rate the mel was made at; only 16000 is supported")
     compact: bool = False
-    format: Literal["wav", "flac", "ogg", "mp3"] = Field("wav", description="for audio responses (Accept: audio/*)")
+    format: AudioFormat = Field("wav", description="for audio responses (Accept: audio/*)")
     seed: int | None = Field(0, ge=0, le=SEED_MAX,
                              description="Griffin-Lim phase seed / WaveRNN sampling seed (null: random)")
 

@@ -6,12 +6,12 @@ straight from the bucket instead of through the orchestrator.
 """
 from pathlib import Path
 
-from common.audio_io import FORMATS
+from common.audio_encode import FORMATS
 
 
 def media_type(name: str) -> str:
     fmt = FORMATS.get(name.rsplit(".", 1)[-1])
-    return fmt[2] if fmt else "application/octet-stream"
+    return fmt.media_type if fmt else "application/octet-stream"
 
 
 class DiskResults:

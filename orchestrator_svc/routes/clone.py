@@ -1,8 +1,9 @@
-"""Cloning routes: /v1/clone, /v1/clone/preview, /v1/tts and the seed projects' /inference."""
+"""Cloning routes: /v1/clone, /v1/clone/preview, /v1/tts, the web page's /v1/studio/speak and the seed
+projects' /inference."""
 from fastapi import APIRouter, File, Form, UploadFile
-from fastapi.responses import Response
+from fastapi.responses import Response, StreamingResponse
 
-from orchestrator_svc import speaking
+from orchestrator_svc import speaking, studio
 from orchestrator_svc.deps import Authorized, Caller, Parts, Pipe, Settings, Voices, read_upload, reference_of
 from orchestrator_svc.routes.replies import AUDIO_TYPES, audio_response
 from orchestrator_svc.schemas import (
@@ -25,7 +26,7 @@ async def clone(pipe: Pipe, settings: Settings, parts: Parts, caller: Caller,
                 seed: int | None = Form(None), stream: bool = Form(False),
                 reference_url: str | None = Form(None, max_length=2048)):
     """Speak `text` in the voice of `reference_audio` (wav/flac/ogg/mp3, a few seconds of speech) or of the
-    audio at `reference_url`. `stream=true` sends WAV sentence by sentence as each is ready (wav only)."""
+    audio at `reference_url`. `stream=true` sends the format's bytes sentence by sentence as each is ready (any format but ogg)."""
     speaking.check_text(settings, text)
     data, filename = await reference_of(parts, reference_audio, reference_url, "reference_audio")
     return audio_response(await speaking.clone(pipe, settings, data, filename, text, format, vocoder, seed, stream,
@@ -46,11 +47,27 @@ async def clone_preview(pipe: Pipe, settings: Settings, caller: Caller, referenc
 @router.post("/inference", tags=["seed-compatible"], response_model=SeedInferenceResponse)
 async def inference(body: SeedInferenceRequest, pipe: Pipe, settings: Settings):
     """Seed shape: `{wav, sr, text}` or `{embed, text}` -> `{wav, sr}`."""
-    wav = await speaking.seed_inference(pipe, settings, body)
-    return SeedInferenceResponse(wav=wav.tolist())
+    wav, rate = await speaking.seed_inference(pipe, settings, body)
+    return SeedInferenceResponse(wav=wav.tolist(), sr=rate)
 
 
 @router.post("/v1/tts", response_class=Response)
 async def tts(body: TTSRequest, pipe: Pipe, settings: Settings, voices: Voices):
     """Speak with a saved voice (`voice_id`) or a given `embedding`."""
     return audio_response(await speaking.tts(pipe, settings, body, lambda vid: voice_embedding(voices, vid)))
+
+
+@router.post("/v1/studio/speak", response_class=StreamingResponse, responses={200: {"content": {"text/event-stream": {}}}})
+async def studio_speak(pipe: Pipe, settings: Settings, voices: Voices, text: str = Form(...),
+                       voice: str | None = Form(None), reference_audio: UploadFile | None = File(None),
+                       format: AudioFormat = Form("wav"), speed: float = Form(1.0, ge=0.25, le=4.0),
+                       seed: int | None = Form(None), vocoder: Backend | None = Form(None)):
+    """The web page's Speak: a built-in or saved `voice`, or a new `reference_audio`; server-sent progress
+    events as each stage runs, then the audio with its mel and alignments (see orchestrator_svc.studio)."""
+    reference = None
+    if reference_audio is not None:
+        reference = (await read_upload(reference_audio, settings.max_upload_bytes),
+                     reference_audio.filename or "reference")
+    events = await studio.start(pipe, voices, text, voice, reference, format, speaking.vocoder_choice(settings, vocoder),
+                                seed, speed)
+    return StreamingResponse(events, media_type="text/event-stream")

@@ -1,9 +1,10 @@
 """AudioReply (orchestrator_svc.speaking) -> the HTTP response."""
 from fastapi.responses import Response, StreamingResponse
 
+from common.audio_encode import AUDIO_MEDIA_TYPES
 from orchestrator_svc.speaking import AudioReply
 
-AUDIO_TYPES = {"audio/wav": {}, "audio/mpeg": {}, "audio/ogg": {}, "audio/flac": {}}
+AUDIO_TYPES = {media: {} for media in AUDIO_MEDIA_TYPES}
 
 
 def audio_response(reply: AudioReply) -> Response:

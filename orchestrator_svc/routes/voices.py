@@ -1,11 +1,11 @@
-"""The voice library: POST/GET /v1/voices, GET/DELETE /v1/voices/{id}."""
+"""The voice library: POST/GET /v1/voices, GET/PATCH/DELETE /v1/voices/{id}."""
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
 from common.errors import parse_body
 from orchestrator_svc import voice_library
 from orchestrator_svc.deps import Authorized, Parts, Pipe, Voices, reference_of
-from orchestrator_svc.schemas import Voice, VoiceImport, VoiceList
+from orchestrator_svc.schemas import Voice, VoiceImport, VoiceList, VoiceRename
 
 router = APIRouter(tags=["voices"], dependencies=[Authorized])
 ENROLL_BODY = {"requestBody": {"content": {
@@ -38,6 +38,11 @@ async def list_voices(voices: Voices, limit: int = Query(100, ge=1, le=1000), of
 @router.get("/v1/voices/{voice_id}", response_model=Voice)
 async def read_voice(voice_id: str, voices: Voices, include_embedding: bool = True):
     return voice_library.voice_view(await voice_library.find_voice(voices, voice_id), include_embedding)
+
+
+@router.patch("/v1/voices/{voice_id}", response_model=Voice)
+async def rename_voice(voice_id: str, body: VoiceRename, voices: Voices):
+    return await voice_library.rename_voice(voices, voice_id, body.name)
 
 
 @router.delete("/v1/voices/{voice_id}", status_code=204, response_class=Response)
