@@ -48,7 +48,7 @@ class HiFiGANVocoder:
         if self.session is not None:
             return self.session.run(None, {"mel": log_mel[None].astype(np.float32)})[0].reshape(-1)
         with torch.inference_mode():
-            return self.model(torch.from_numpy(np.ascontiguousarray(log_mel))[None]).reshape(-1).numpy()
+            return self.model(torch.from_numpy(np.ascontiguousarray(log_mel))[None]).reshape(-1).float().numpy()
 
     def vocode(self, rtvc_mel: np.ndarray) -> np.ndarray:
         """(80, T) RTVC mel in [-4, 4] -> float32 audio at 22.05 kHz lasting (T - 1) * 12.5 ms."""
