@@ -5,10 +5,9 @@ import datetime
 from pathlib import Path
 
 from bench import rtf, stack_bench, synth_batching, wavernn_speed, wire
-from bench.util import machine, table
+from bench.util import REFERENCE, machine, table
 
 ROOT = Path(__file__).resolve().parents[1]
-REFERENCE = str(ROOT / "tests" / "data" / "ref_slt.wav")
 
 
 def main(argv=None):

@@ -41,7 +41,6 @@ def run(reference_wav: str, repeats: int = 5) -> list[dict]:
 
 
 if __name__ == "__main__":
-    from bench.__main__ import REFERENCE
-    from bench.util import table
+    from bench.util import REFERENCE, table
     rows = run(REFERENCE)
     print(table(rows, list(rows[0])))

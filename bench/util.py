@@ -3,8 +3,12 @@ import os
 import platform
 import time
 from contextlib import contextmanager
+from pathlib import Path
 
 import torch
+
+# The reference voice every benchmark clones (here, not in __main__, so benchmark modules need not import it).
+REFERENCE = str(Path(__file__).resolve().parents[1] / "tests" / "data" / "ref_slt.wav")
 
 
 @contextmanager

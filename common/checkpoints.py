@@ -26,7 +26,7 @@ def read_checkpoint(path: str | os.PathLike) -> tuple[dict, dict]:
 def unpack_checkpoint(ckpt, path: str | os.PathLike = "checkpoint") -> tuple[dict, dict]:
     """(state_dict widened to fp32, hparams) from an already loaded checkpoint."""
     if not isinstance(ckpt, dict):
-        raise ValueError(f"{path}: not a checkpoint dict")
+        raise ValueError(f"{path}: not a checkpoint dict")  # noqa: TRY004 - callers catch ValueError for bad files
     state = ckpt.get("model_state", ckpt)
     state = {k: (v.float() if v.dtype == torch.float16 else v) for k, v in state.items()}
     return state, dict(ckpt.get("hparams") or {})

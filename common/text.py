@@ -110,3 +110,9 @@ def split_sentences(text: str, max_chars: int = 200) -> list[str]:
         if sentence:
             chunks.append(sentence)
     return chunks
+
+
+def speakable_sentences(text: str, max_chars: int = 200) -> list[str]:
+    """The chunks a text is synthesized in, one Tacotron call each: `split_sentences`, or the whole (stripped)
+    text when it has no sentence to split. The synthesizer and the orchestrator's streaming both use this."""
+    return split_sentences(text, max_chars) or [text.strip()]

@@ -1,7 +1,7 @@
 """Speaker encoder service: audio -> 256-d unit-norm speaker embedding."""
 from fastapi import FastAPI
 
-from common.service import create_app, run_model
+from common.service import create_app, include_routers, run_model
 from encoder_svc.routes import router
 from encoder_svc.runtime import load_runtime
 from encoder_svc.settings import EncoderSettings
@@ -16,5 +16,5 @@ async def _load(app: FastAPI) -> None:
 def create(settings: EncoderSettings | None = None) -> FastAPI:
     app = create_app("encoder", settings or EncoderSettings(), load=_load,
                      description="GE2E speaker encoder (RTVC-compatible).")
-    app.include_router(router)
+    include_routers(app, router)
     return app

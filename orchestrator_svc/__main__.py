@@ -1,6 +1,7 @@
 import uvicorn
 
-from orchestrator_svc.app import OrchestratorSettings, create
+from orchestrator_svc.app import create
+from orchestrator_svc.settings import OrchestratorSettings
 
 if __name__ == "__main__":
     settings = OrchestratorSettings()

@@ -1,11 +1,16 @@
-"""The cloning pipeline as plain async functions over the three stage services."""
+"""The cloning pipeline as plain async functions over the three stage services.
+
+Arrays the orchestrator only hands from one stage to the next (the mel, the alignments) stay in the compact
+wire form they arrived in: no decode here and re-encode for the next request."""
 import hashlib
 from dataclasses import dataclass
 
 import numpy as np
 
 from common.errors import bad_request
-from common.text import split_sentences
+from common.service import run_blocking
+from common.stage_results import EncodedAudio, TextMel
+from common.text import speakable_sentences
 from common.wire import CompactArray, decode_array, encode_array
 from orchestrator_svc.clients import StagePool
 from orchestrator_svc.voices import VoiceStore
@@ -21,10 +26,15 @@ def _array(payload, name: str, ndim=(1, 2)) -> np.ndarray:
 @dataclass
 class Speech:
     wav: np.ndarray
-    mels: list[np.ndarray]
-    alignments: list[list[np.ndarray]]
+    mel: dict                    # (80, T), compact wire form as the synthesizer sent it
+    alignments: list[dict]       # one per sentence, compact wire form
     stopped: bool
     sentences: list[str]
+
+
+@dataclass
+class EncodedSpeech(EncodedAudio):
+    stopped: bool = True
 
 
 class Pipeline:
@@ -34,77 +44,66 @@ class Pipeline:
     async def embed_audio_file(self, data: bytes, filename: str = "reference") -> tuple[np.ndarray, bool]:
         """Embedding of an uploaded reference; identical bytes are embedded only once (hash cache)."""
         digest = hashlib.sha256(data).hexdigest()
-        cached = self.store.cached_embedding(digest)
+        cached = await run_blocking(self.store.cached_embedding, digest)
         if cached is not None:
             return cached, True
         resp = await self.encoder.post("/v1/embed", files={"file": (filename, data)}, data={"compact": "true"})
         emb = _array(resp.json()["embedding"], "embedding", ndim=(1,))
-        self.store.cache_embedding(digest, emb)
+        await run_blocking(self.store.cache_embedding, digest, emb)
         return emb, False
 
     async def embed_waveform(self, wav: list | dict, sample_rate: int) -> np.ndarray:
+        """`wav` in either wire form, sent on as given."""
         resp = await self.encoder.post("/v1/embed", json={"wav": wav, "sample_rate": sample_rate, "compact": True})
         return _array(resp.json()["embedding"], "embedding", ndim=(1,))
 
-    async def synthesize(self, text: str, embedding: np.ndarray, alignments: bool = False, seed: int | None = None):
+    async def synthesize(self, text: str, embedding: np.ndarray, alignments: bool = False,
+                         seed: int | None = None) -> TextMel:
+        """The synthesizer's TextMel, its arrays in compact wire form."""
         body = {"text": text, "embedding": encode_array(embedding, compact=True), "compact": True,
                 "return_alignments": alignments, "seed": seed}
         item = (await self.synthesizer.post("/v1/synthesize", json=body)).json()["mels"][0]
-        mel = _array(item["mel"], "mel", ndim=(2,))
-        aligns = [_array(a, "alignment", ndim=(2,)) for a in item.get("alignments") or []]
-        return mel, aligns, item["stopped"], item["sentences"]
+        return TextMel(item["mel"], item["stopped"], item["sentences"], item.get("alignments") or [])
 
-    async def vocode(self, mel: np.ndarray, backend: str | None, seed: int | None = None) -> np.ndarray:
+    async def vocode(self, mel: dict, vocoder: str | None, seed: int | None = None) -> np.ndarray:
         # No seed: the vocoder may sample WaveRNN requests together with concurrent ones (micro-batching).
-        body = {"mel": encode_array(mel, compact=True), "backend": backend, "compact": True, "seed": seed}
+        body = {"mel": mel, "backend": vocoder, "compact": True, "seed": seed}
         return _array((await self.vocoder.post("/v1/vocode", json=body)).json()["wav"], "wav", ndim=(1,))
 
-    async def vocode_encoded(self, mel: np.ndarray, backend: str | None, fmt: str,
-                             seed: int | None = None) -> tuple[bytes, str, int]:
-        """The vocoder's audio file as is (no array decode and re-encode here): (bytes, media type, samples)."""
-        body = {"mel": encode_array(mel, compact=True), "backend": backend, "format": fmt, "seed": seed}
+    async def vocode_encoded(self, mel: dict, vocoder: str | None, fmt: str,
+                             seed: int | None = None) -> EncodedAudio:
+        """The vocoder's audio file as is (no array decode and re-encode here)."""
+        body = {"mel": mel, "backend": vocoder, "format": fmt, "seed": seed}
         resp = await self.vocoder.post("/v1/vocode", json=body, headers={"accept": f"audio/{fmt}"})
-        return resp.content, resp.headers["content-type"], int(resp.headers["x-audio-samples"])
+        return EncodedAudio(resp.content, resp.headers["content-type"], int(resp.headers["x-audio-samples"]))
 
-    async def speak_encoded(self, text: str, embedding: np.ndarray, fmt: str, backend: str | None = None,
-                            seed: int | None = None) -> tuple[bytes, str, int, bool]:
-        """`speak` for callers that only pass the audio file on: (bytes, media type, samples, stopped)."""
-        mel, _, stopped, _ = await self.synthesize(text, check_embedding(embedding), False, seed)
-        data, media, samples = await self.vocode_encoded(mel, backend, fmt, seed)
-        return data, media, samples, stopped
+    async def speak_encoded(self, text: str, embedding: np.ndarray, fmt: str, vocoder: str | None = None,
+                            seed: int | None = None) -> EncodedSpeech:
+        """`speak` for callers that only pass the audio file on."""
+        mel = await self.synthesize(text, check_embedding(embedding), False, seed)
+        audio = await self.vocode_encoded(mel.mel, vocoder, fmt, seed)
+        return EncodedSpeech(audio.data, audio.media_type, audio.samples, mel.stopped)
 
-    async def speak(self, text: str, embedding: np.ndarray, backend: str | None = None, alignments: bool = False,
+    async def speak(self, text: str, embedding: np.ndarray, vocoder: str | None = None, alignments: bool = False,
                     seed: int | None = None) -> Speech:
-        embedding = check_embedding(embedding)
-        mel, aligns, stopped, sentences = await self.synthesize(text, embedding, alignments, seed)
-        wav = await self.vocode(mel, backend, seed)
-        return Speech(wav=wav, mels=[mel], alignments=[aligns], stopped=stopped, sentences=sentences)
+        mel = await self.synthesize(text, check_embedding(embedding), alignments, seed)
+        wav = await self.vocode(mel.mel, vocoder, seed)
+        return Speech(wav=wav, mel=mel.mel, alignments=mel.alignments, stopped=mel.stopped,
+                      sentences=mel.sentences)
 
 
 SENTENCE_GAP = np.zeros(2400, dtype=np.float32)  # 0.15 s between streamed sentences
 
 
-async def speak_stream(pipeline: Pipeline, text: str, embedding: np.ndarray, backend: str | None = None,
+async def speak_stream(pipeline: Pipeline, text: str, embedding: np.ndarray, vocoder: str | None = None,
                        seed: int | None = None):
     """Yield float32 audio sentence by sentence, so the first sentence plays while the rest is made."""
     embedding = check_embedding(embedding)
-    sentences = split_sentences(text) or [text]
+    sentences = speakable_sentences(text)
     for i, sentence in enumerate(sentences):
-        mel, _, _, _ = await pipeline.synthesize(sentence, embedding, seed=seed)
-        wav = await pipeline.vocode(mel, backend, seed)
+        mel = await pipeline.synthesize(sentence, embedding, seed=seed)
+        wav = await pipeline.vocode(mel.mel, vocoder, seed)
         yield wav if i == len(sentences) - 1 else np.concatenate([wav, SENTENCE_GAP])
-
-
-def wav_stream_header(sample_rate: int = 16000) -> bytes:
-    """A WAV header for a stream of unknown length (sizes set to the maximum, as streaming players expect)."""
-    import struct
-    return (b"RIFF" + struct.pack("<I", 0xFFFFFFFF) + b"WAVEfmt " +
-            struct.pack("<IHHIIHH", 16, 1, 1, sample_rate, sample_rate * 2, 2, 16) +
-            b"data" + struct.pack("<I", 0xFFFFFFFF))
-
-
-def pcm16(wav: np.ndarray) -> bytes:
-    return (np.clip(wav, -1, 1) * 32767).astype("<i2").tobytes()
 
 
 def check_embedding(embedding: np.ndarray) -> np.ndarray:

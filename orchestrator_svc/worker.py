@@ -6,36 +6,30 @@ import logging
 import signal
 
 from common.logs import configure_logging
-from orchestrator_svc.app import OrchestratorSettings, build_pipeline
-from orchestrator_svc.jobs import JobStore, worker_loop
-from orchestrator_svc.results import make_results
+from orchestrator_svc import wiring
+from orchestrator_svc.settings import OrchestratorSettings
 
 log = logging.getLogger("voxclone.worker")
 
 
 async def main(settings: OrchestratorSettings, concurrency: int = 1) -> None:
+    """SQLite queue workers in this process until SIGTERM/SIGINT."""
     configure_logging("worker", settings.log_level)
-    pipeline, client = build_pipeline(settings)
-    store = JobStore(settings.data_dir, lease_s=settings.job_lease_s, max_attempts=settings.job_max_attempts)
-    results = make_results(settings)
-    stop = asyncio.Event()
+    parts = wiring.build(settings.model_copy(update={"job_workers": concurrency}))
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
+        loop.add_signal_handler(sig, parts.stop_workers.set)
     log.info("worker started", extra={"data_dir": settings.data_dir})
     try:
-        await asyncio.gather(*(worker_loop(store, results, pipeline, client, settings.webhook_secret, stop)
-                               for _ in range(concurrency)))
+        await asyncio.gather(*parts.workers)
     finally:
-        await client.aclose()
-        store.close()
-        pipeline.store.close()
+        await parts.aclose()
 
 
 if __name__ == "__main__":
     settings = OrchestratorSettings()
     if settings.redis_jobs:
-        from orchestrator_svc.redis_jobs import run_worker
+        from orchestrator_svc.jobs.rq_tasks import run_worker
         configure_logging("worker", settings.log_level)
         run_worker(settings)
     else:

@@ -1,7 +1,7 @@
 """Synthesizer service: text + speaker embedding -> mel spectrogram (Tacotron, RTVC-compatible)."""
 from fastapi import FastAPI
 
-from common.service import create_app, run_model
+from common.service import create_app, include_routers, run_model
 from synthesizer_svc.routes import router
 from synthesizer_svc.runtime import attach_batcher, load_runtime
 from synthesizer_svc.settings import SynthesizerSettings
@@ -16,5 +16,5 @@ async def _load(app: FastAPI) -> None:
 def create(settings: SynthesizerSettings | None = None) -> FastAPI:
     app = create_app("synthesizer", settings or SynthesizerSettings(), load=_load,
                      description="Tacotron synthesizer (RTVC architecture): text + speaker embedding -> mel.")
-    app.include_router(router)
+    include_routers(app, router)
     return app

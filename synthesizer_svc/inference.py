@@ -5,6 +5,7 @@ import numpy as np
 import torch
 
 from common.checkpoints import load_model
+from common.stage_results import TextMel
 from common.text import text_to_sequence
 from synthesizer_svc.model import Tacotron, TacotronConfig
 
@@ -86,10 +87,10 @@ SILENCE_FRAMES = 12  # 0.15 s between sentences, as RTVC's toolbox inserts
 
 
 def synthesize_texts(model: Tacotron, texts: list[str], embeddings: np.ndarray, split, max_frames: int,
-                     seed: int | None = None):
+                     seed: int | None = None) -> list[TextMel]:
     """Split each text into sentences, synthesize all sentences as one batch, rejoin per text.
 
-    Returns [(mel (80, T), stopped, sentences, alignments)] in input order."""
+    Returns one TextMel per text, in input order."""
     plan = [split(t) or [t.strip()] for t in texts]
     flat = [s for sentences in plan for s in sentences]
     flat_emb = np.concatenate([np.repeat(embeddings[i:i + 1], len(s), axis=0) for i, s in enumerate(plan)])
@@ -99,7 +100,7 @@ def synthesize_texts(model: Tacotron, texts: list[str], embeddings: np.ndarray, 
     for sentences in plan:
         mels = res.mels[k:k + len(sentences)]
         joined = [m for mel in mels for m in (mel, gap)][:-1]
-        out.append((np.concatenate(joined, axis=1), all(res.stopped[k:k + len(sentences)]), sentences,
-                    res.alignments[k:k + len(sentences)]))
+        out.append(TextMel(np.concatenate(joined, axis=1), all(res.stopped[k:k + len(sentences)]), sentences,
+                           res.alignments[k:k + len(sentences)]))
         k += len(sentences)
     return out

@@ -1,6 +1,7 @@
 """The synthesizer's HTTP routes: parse the request, one call into the runtime, shape the response."""
 from fastapi import APIRouter
 
+from common.stage_results import TextMel
 from common.wire import decode_array, encode_array
 from synthesizer_svc.deps import Runtime
 from synthesizer_svc.runtime import synthesize_request, validate_inputs
@@ -20,13 +21,11 @@ async def info(runtime: Runtime):
     return runtime.info
 
 
-def synthesize_response(results, return_alignments: bool, compact: bool) -> SynthesizeResponse:
-    mels = []
-    for mel, stopped, sentences, aligns in results:
-        mels.append(SynthesizedMel(
-            mel=encode_array(mel, compact), length=mel.shape[1], stopped=stopped, sentences=sentences,
-            alignments=[encode_array(a, compact) for a in aligns] if return_alignments else None))
-    return SynthesizeResponse(mels=mels)
+def synthesize_response(results: list[TextMel], return_alignments: bool, compact: bool) -> SynthesizeResponse:
+    return SynthesizeResponse(mels=[SynthesizedMel(
+        mel=encode_array(r.mel, compact), length=r.mel.shape[1], stopped=r.stopped, sentences=r.sentences,
+        alignments=[encode_array(a, compact) for a in r.alignments] if return_alignments else None)
+        for r in results])
 
 
 @router.post("/v1/synthesize", response_model=SynthesizeResponse)
@@ -43,5 +42,5 @@ async def inference(body: SeedInferenceRequest, runtime: Runtime):
     """The seed projects' shape: `{embed, text}` -> `{spec}` (80 x T)."""
     emb = decode_array(body.embed, "embed", ndim=(1,))
     emb = validate_inputs(runtime.settings, [body.text], emb, runtime.model.cfg.speaker_embedding_size)
-    (mel, *_), = await synthesize_request(runtime, [body.text], emb)
-    return SeedInferenceResponse(spec=mel.tolist())
+    (result,) = await synthesize_request(runtime, [body.text], emb)
+    return SeedInferenceResponse(spec=result.mel.tolist())

@@ -10,7 +10,8 @@ from common.checkpoints import file_sha256
 from common.errors import APIError, bad_request
 from common.metrics import MODEL_LOAD, STAGE_LATENCY
 from common.service import run_model
-from common.text import split_sentences
+from common.stage_results import TextMel
+from common.text import speakable_sentences
 from synthesizer_svc.inference import load_synthesizer, synthesize_texts
 from synthesizer_svc.model import Tacotron
 from synthesizer_svc.settings import SynthesizerSettings
@@ -64,13 +65,13 @@ def validate_inputs(settings: SynthesizerSettings, texts: list[str], embeddings:
     return np.broadcast_to(embeddings.reshape(-1, emb_size), (len(texts), emb_size)).copy()
 
 
-def run_synthesis(runtime: SynthesizerRuntime, texts, embeddings, seed=None, max_frames=None):
+def run_synthesis(runtime: SynthesizerRuntime, texts, embeddings, seed=None, max_frames=None) -> list[TextMel]:
     settings = runtime.settings
     # Always called on the one model thread (run_model), so a seeded call never interleaves with another
     # call's draws from torch's global RNG (pre-net dropout stays on at inference).
     start = time.perf_counter()
     out = synthesize_texts(runtime.model, texts, embeddings,
-                           split=lambda t: split_sentences(t, settings.sentence_chars),
+                           split=lambda t: speakable_sentences(t, settings.sentence_chars),
                            max_frames=min(max_frames or settings.max_frames_per_sentence,
                                           settings.max_frames_per_sentence), seed=seed)
     STAGE_LATENCY.labels("synthesizer", "tacotron").observe(time.perf_counter() - start)

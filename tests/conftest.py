@@ -16,7 +16,7 @@ def fixtures() -> Path:
     return FIXTURES
 
 DATA = ROOT / "tests" / "data"
-TEST_ENV = {"MAX_FRAMES_PER_SENTENCE": "400", "LOG_LEVEL": "INFO", "TORCH_THREADS": "1"}
+from tests.processes import TEST_ENV, start_redis
 
 
 @pytest.fixture(scope="session")
@@ -39,3 +39,12 @@ def urls(stack) -> dict:
 @pytest.fixture(scope="session")
 def ref_wav_bytes() -> bytes:
     return (DATA / "ref_slt.wav").read_bytes()
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory):
+    """One real redis-server for the session (the Redis job queue, rate limits, the job-store tests)."""
+    proc, url = start_redis(tmp_path_factory.mktemp("redis"))
+    yield url
+    proc.terminate()
+    proc.wait(10)

@@ -5,14 +5,14 @@ import http.server
 import json
 import signal
 import threading
-import time
 from typing import ClassVar
 
 import httpx
 import pytest
 
-from common.stack import ServiceProcess, free_port
-from tests.conftest import DATA, TEST_ENV
+from tests import processes
+from tests.conftest import DATA
+from tests.waiting import wait_for
 
 SECRET = "webhook-secret"
 
@@ -42,10 +42,7 @@ def webhook():
 
 
 def orchestrator(urls, data_dir, **env):
-    return ServiceProcess("orchestrator", free_port(), {
-        **TEST_ENV, "ENCODER_URLS": urls["encoder"], "SYNTHESIZER_URLS": urls["synthesizer"],
-        "VOCODER_URLS": urls["vocoder"], "DATA_DIR": str(data_dir), "WEBHOOK_SECRET": SECRET, **env},
-        log_path=data_dir / "orchestrator.log")
+    return processes.orchestrator(urls, data_dir, **{"WEBHOOK_SECRET": SECRET, **env})
 
 
 def submit(base, text, ref=None, **form):
@@ -54,14 +51,13 @@ def submit(base, text, ref=None, **form):
                       data={"text": text, "vocoder": "griffinlim", **form}, timeout=60)
 
 
-def wait_for(base, jid, statuses=("succeeded", "failed"), timeout=240):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        job = httpx.get(f"{base}/v1/jobs/{jid}").json()
-        if job["status"] in statuses:
-            return job
-        time.sleep(0.3)
-    raise AssertionError(f"job {jid} still {job['status']}")
+def job_status(base, jid) -> dict:
+    return httpx.get(f"{base}/v1/jobs/{jid}").json()
+
+
+def wait_for_job(base, jid, statuses=("succeeded", "failed"), timeout=240) -> dict:
+    return wait_for(lambda: (job := job_status(base, jid))["status"] in statuses and job, timeout, interval=0.3,
+                    what=f"job {jid} to reach {'/'.join(statuses)}")
 
 
 def test_job_runs_and_webhook_is_signed_and_retried(urls, tmp_path, webhook):
@@ -71,28 +67,23 @@ def test_job_runs_and_webhook_is_signed_and_retried(urls, tmp_path, webhook):
         r = submit(svc.url, "Queued words.", webhook_url=webhook, format="flac")
         assert r.status_code == 202 and r.json()["status"] in ("queued", "running")
         jid = r.json()["id"]
-        job = wait_for(svc.url, jid)
+        job = wait_for_job(svc.url, jid)
         assert job["status"] == "succeeded" and job["result_url"] == f"/v1/jobs/{jid}/result"
         res = httpx.get(svc.url + job["result_url"])
         assert res.status_code == 200 and res.headers["content-type"] == "audio/flac" and len(res.content) > 1000
         def deliveries():
             return [(b, h) for b, h in Receiver.calls if json.loads(b)["id"] == jid]
-        deadline = time.time() + 30
-        while len(deliveries()) < 2 and time.time() < deadline:
-            time.sleep(0.2)
+        wait_for(lambda: len(deliveries()) >= 2, 30, what="the retried webhook delivery")
         body, headers = deliveries()[-1]
         expected = "sha256=" + hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest()
         assert headers["X-Voxclone-Signature"] == expected
         assert json.loads(body) == {"id": jid, "status": "succeeded", "error": None,
                                     "result_path": f"/v1/jobs/{jid}/result"}
         assert len(deliveries()) == 2  # the first delivery got a 500 and was retried
-        deadline = time.time() + 10
-        while httpx.get(f"{svc.url}/v1/jobs/{jid}").json()["webhook"] != "delivered" and time.time() < deadline:
-            time.sleep(0.1)
-        assert httpx.get(f"{svc.url}/v1/jobs/{jid}").json()["webhook"] == "delivered"
+        wait_for(lambda: job_status(svc.url, jid)["webhook"] == "delivered", 10, what="webhook status delivered")
 
         bad = submit(svc.url, "Never spoken.", ref=b"not audio")
-        failed = wait_for(svc.url, bad.json()["id"])
+        failed = wait_for_job(svc.url, bad.json()["id"])
         assert failed["status"] == "failed" and "audio" in failed["error"]
         r = httpx.get(f"{svc.url}/v1/jobs/{bad.json()['id']}/result")
         assert r.status_code == 409 and "failed" in r.json()["error"]["message"]
@@ -103,8 +94,7 @@ def test_job_runs_and_webhook_is_signed_and_retried(urls, tmp_path, webhook):
 
 def test_no_job_lost_across_restarts_and_worker_death(urls, tmp_path):
     web = orchestrator(urls, tmp_path, JOB_WORKERS="0").start()
-    worker = orchestrator(urls, tmp_path, JOB_LEASE_S="4")
-    worker.module, worker.log_path = "orchestrator_svc.worker", tmp_path / "worker.log"
+    worker = processes.job_worker(urls, tmp_path, JOB_LEASE_S="4", WEBHOOK_SECRET=SECRET)
     try:
         web.wait_ready()
         ids = [submit(web.url, f"Job number {i}.").json()["id"] for i in range(3)]
@@ -112,12 +102,10 @@ def test_no_job_lost_across_restarts_and_worker_death(urls, tmp_path):
         web.start().wait_ready()
         assert [httpx.get(f"{web.url}/v1/jobs/{j}").json()["status"] for j in ids] == ["queued"] * 3
         worker.start()
-        deadline = time.time() + 60
-        while httpx.get(f"{web.url}/v1/jobs/{ids[0]}").json()["status"] == "queued" and time.time() < deadline:
-            time.sleep(0.1)
+        wait_for(lambda: job_status(web.url, ids[0])["status"] != "queued", 60, what="the worker to take a job")
         worker.stop(signal.SIGKILL)                  # dies mid-job: its lease runs out, the job is re-run
         worker.start()
-        jobs = [wait_for(web.url, j) for j in ids]
+        jobs = [wait_for_job(web.url, j) for j in ids]
         assert [j["status"] for j in jobs] == ["succeeded"] * 3
         assert all(httpx.get(web.url + j["result_url"]).status_code == 200 for j in jobs)
     finally:

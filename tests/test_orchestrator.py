@@ -1,14 +1,14 @@
 """End to end through four real service processes on loopback."""
 import io
-import time
 
 import httpx
 import numpy as np
 import pytest
 import soundfile as sf
 
-from common.stack import ServiceProcess, free_port
-from tests.conftest import DATA, TEST_ENV
+from tests import processes
+from tests.conftest import DATA
+from tests.waiting import wait_for
 
 TEXT = "The birch canoe slid on the smooth planks."
 
@@ -113,10 +113,7 @@ def test_bad_requests_are_clear(urls, ref_wav_bytes):
 
 
 def _orchestrator(urls, data_dir, **env):
-    svc = ServiceProcess("orchestrator", free_port(), {
-        **TEST_ENV, "ENCODER_URLS": urls["encoder"], "SYNTHESIZER_URLS": urls["synthesizer"],
-        "VOCODER_URLS": urls["vocoder"], "DATA_DIR": str(data_dir), **env}, log_path=data_dir / "orchestrator.log")
-    return svc.start()
+    return processes.orchestrator(urls, data_dir, **env).start()
 
 
 def test_voices_survive_restart(urls, tmp_path, ref_wav_bytes):
@@ -161,11 +158,9 @@ def test_auth_rate_limit_cors_and_upload_limit(urls, tmp_path, ref_wav_bytes):
 
 
 def test_stage_down_gives_503_and_recovers(urls, tmp_path, ref_wav_bytes):
-    voc = ServiceProcess("vocoder", free_port(), dict(TEST_ENV)).start()
+    voc = processes.service("vocoder").start()
     voc.wait_ready()
-    orch = ServiceProcess("orchestrator", free_port(), {
-        **TEST_ENV, "ENCODER_URLS": urls["encoder"], "SYNTHESIZER_URLS": urls["synthesizer"],
-        "VOCODER_URLS": voc.url, "DATA_DIR": str(tmp_path)}).start()
+    orch = _orchestrator({**urls, "vocoder": voc.url}, tmp_path)
     try:
         orch.wait_ready()
         assert _clone(orch.url, ref_wav_bytes, text="One.").status_code == 200
@@ -255,17 +250,10 @@ class _BrokenStage:
 @pytest.mark.parametrize("mode,status,needle", [("hang", 504, "did not answer in time"), ("error", 502, "failed (500)")])
 def test_stage_timeout_and_failure_map_to_504_and_502(urls, tmp_path, ref_wav_bytes, mode, status, needle):
     broken = _BrokenStage(mode)
-    orch = ServiceProcess("orchestrator", free_port(), {
-        **TEST_ENV, "ENCODER_URLS": urls["encoder"], "SYNTHESIZER_URLS": urls["synthesizer"],
-        "VOCODER_URLS": f"http://127.0.0.1:{broken.port}", "STAGE_TIMEOUT_S": "3", "DATA_DIR": str(tmp_path)}).start()
+    orch = _orchestrator({**urls, "vocoder": f"http://127.0.0.1:{broken.port}"}, tmp_path, STAGE_TIMEOUT_S="3")
     try:
-        deadline = time.time() + 60
-        while time.time() < deadline:
-            try:
-                httpx.get(orch.url + "/healthz")
-                break
-            except httpx.HTTPError:
-                time.sleep(0.3)
+        wait_for(lambda: httpx.get(orch.url + "/healthz").status_code == 200, 60, interval=0.3,
+                 what="the orchestrator to serve")
         r = _clone(orch.url, ref_wav_bytes, text="Hi.")
         assert r.status_code == status and needle in r.json()["error"]["message"], r.text
         assert httpx.get(orch.url + "/healthz").status_code == 200

@@ -1,6 +1,5 @@
 """Jobs through a real Redis server with rq worker processes, and job results in S3-compatible storage."""
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -11,52 +10,21 @@ import httpx
 import pytest
 
 from common.stack import ServiceProcess, free_port
+from tests import processes
 from tests.conftest import ROOT
-from tests.test_jobs import SECRET, Receiver, orchestrator, submit, wait_for, webhook  # noqa: F401 - fixture
+from tests.test_jobs import SECRET, Receiver, job_status, orchestrator, submit, wait_for_job, webhook  # noqa: F401
+from tests.waiting import wait_for
 
 # Short worker timings so a SIGKILLed worker's job is retried within the test (rq's floor is 60 s + interval).
 FAST_RQ = {"JOB_MONITORING_INTERVAL_S": "1", "JOB_MAINTENANCE_INTERVAL_S": "3", "JOB_WORKER_TTL_S": "20"}
 
 
 def wait_port(url: str, timeout: float = 30) -> None:
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        try:
-            httpx.get(url, timeout=1)
-            return
-        except httpx.HTTPError:
-            time.sleep(0.1)
-    raise TimeoutError(url)
-
-
-@pytest.fixture(scope="module")
-def redis_url(tmp_path_factory):
-    exe = shutil.which("redis-server")
-    if exe is None:
-        pytest.fail("redis-server is not installed (scripts/test.sh installs it with apt)")
-    port, data = free_port(), tmp_path_factory.mktemp("redis")
-    proc = subprocess.Popen([exe, "--port", str(port), "--bind", "127.0.0.1", "--dir", str(data),
-                             "--save", "", "--appendonly", "yes"], stdout=subprocess.DEVNULL)
-    from redis import Redis
-    client = Redis(port=port)
-    deadline = time.time() + 20
-    while True:
-        try:
-            client.ping()
-            break
-        except Exception:
-            if time.time() > deadline:
-                raise
-            time.sleep(0.1)
-    yield f"redis://127.0.0.1:{port}/0"
-    proc.terminate()
-    proc.wait(10)
+    wait_for(lambda: httpx.get(url, timeout=1) is not None, timeout, what=f"{url} to answer")
 
 
 def rq_worker(urls, data_dir, redis_url, name="worker"):
-    worker = orchestrator(urls, data_dir, REDIS_URL=redis_url, **FAST_RQ)
-    worker.module, worker.log_path = "orchestrator_svc.worker", data_dir / f"{name}.log"
-    return worker
+    return processes.job_worker(urls, data_dir, name, REDIS_URL=redis_url, WEBHOOK_SECRET=SECRET, **FAST_RQ)
 
 
 def children(pid: int) -> list[int]:
@@ -92,19 +60,16 @@ def test_redis_jobs_run_on_separate_workers(urls, tmp_path, redis_url, webhook):
         time.sleep(1)
         assert httpx.get(f"{web.url}/v1/jobs/{jid}").json()["status"] == "queued"  # nothing runs jobs in-process
         worker.start()
-        job = wait_for(web.url, jid, timeout=120)
+        job = wait_for_job(web.url, jid, timeout=120)
         assert job["status"] == "succeeded" and job["attempts"] == 1
         res = httpx.get(web.url + job["result_url"])
         assert res.status_code == 200 and res.headers["content-type"] == "audio/ogg" and res.content[:4] == b"OggS"
         ready = httpx.get(web.url + "/readyz").json()
         assert ready["checks"]["jobs"] == {"ok": True, "queue": "redis", "workers": 1}
-        deadline = time.time() + 30
-        while httpx.get(f"{web.url}/v1/jobs/{jid}").json()["webhook"] is None and time.time() < deadline:
-            time.sleep(0.2)
-        assert httpx.get(f"{web.url}/v1/jobs/{jid}").json()["webhook"] == "delivered"
+        assert wait_for(lambda: job_status(web.url, jid)["webhook"], 30, what="the webhook outcome") == "delivered"
         assert any(f'"id": "{jid}"'.encode() in body for body, _ in Receiver.calls[calls_before:])
 
-        bad = wait_for(web.url, submit(web.url, "Never spoken.", ref=b"not audio").json()["id"], timeout=60)
+        bad = wait_for_job(web.url, submit(web.url, "Never spoken.", ref=b"not audio").json()["id"], timeout=60)
         assert bad["status"] == "failed" and bad["attempts"] == 1 and "audio" in bad["error"]  # 4xx: no retry
     finally:
         worker.stop()
@@ -122,13 +87,12 @@ def test_no_redis_job_lost_when_orchestrator_restarts_and_worker_dies(urls, tmp_
         web.start().wait_ready()
         assert [httpx.get(f"{web.url}/v1/jobs/{j}").json()["status"] for j in ids] == ["queued"] * 3
         first.start()
-        deadline = time.time() + 60
-        while httpx.get(f"{web.url}/v1/jobs/{ids[0]}").json()["status"] == "queued" and time.time() < deadline:
-            time.sleep(0.05)
+        wait_for(lambda: job_status(web.url, ids[0])["status"] != "queued", 60, interval=0.05,
+                 what="the first worker to take a job")
         crash(first)                                  # worker and its work-horse die mid-job
         assert httpx.get(f"{web.url}/v1/jobs/{ids[0]}").json()["status"] == "running"
         second.start()
-        jobs = [wait_for(web.url, j, timeout=180) for j in ids]
+        jobs = [wait_for_job(web.url, j, timeout=180) for j in ids]
         assert [j["status"] for j in jobs] == ["succeeded"] * 3
         assert jobs[0]["attempts"] == 2               # the abandoned attempt, then the retry
         assert all(httpx.get(web.url + j["result_url"]).status_code == 200 for j in jobs)
@@ -161,7 +125,7 @@ def test_job_results_in_s3_with_presigned_urls(urls, tmp_path, s3_endpoint):
                        **creds).start()
     try:
         web.wait_ready()
-        job = wait_for(web.url, submit(web.url, "Stored in a bucket.", format="mp3").json()["id"])
+        job = wait_for_job(web.url, submit(web.url, "Stored in a bucket.", format="mp3").json()["id"])
         assert job["status"] == "succeeded" and job["result_url"].startswith(s3_endpoint + "/voices-out/jobs/")
         assert "Signature=" in job["result_url"] or "X-Amz-Signature=" in job["result_url"]
         direct = httpx.get(job["result_url"])

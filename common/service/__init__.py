@@ -7,10 +7,19 @@ that keep blocking work off the event loop. Each part lives in its own module he
 - `health`: `/healthz`, `/readyz`, `/metrics`
 - `threads`: `run_model` (the one torch thread) and `run_blocking` (other blocking work)
 """
-from common.service.app_factory import create_app
+from common.service.app_factory import create_app, include_routers
 from common.service.auth import make_auth_dependency, presented_key, rate_limit_key
 from common.service.middleware import BodyLimitMiddleware
 from common.service.threads import MODEL_THREAD, run_blocking, run_model
 
-__all__ = ["create_app", "run_model", "run_blocking", "MODEL_THREAD", "make_auth_dependency", "presented_key",
-           "rate_limit_key", "BodyLimitMiddleware"]
+__all__ = [
+           "MODEL_THREAD",
+           "BodyLimitMiddleware",
+           "create_app",
+           "include_routers",
+           "make_auth_dependency",
+           "presented_key",
+           "rate_limit_key",
+           "run_blocking",
+           "run_model",
+]

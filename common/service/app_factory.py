@@ -3,7 +3,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI, Request
+from fastapi import APIRouter, FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
 from slowapi import Limiter
 from slowapi.errors import RateLimitExceeded
@@ -50,6 +50,15 @@ def install_rate_limit(app: FastAPI, settings: ServiceSettings) -> None:
                               headers={"Retry-After": "60"})
 
 
+def include_routers(app: FastAPI, *routers: APIRouter) -> None:
+    """Add the routers' routes to the app itself. FastAPI 0.165's `include_router` keeps each router behind one
+    lazy wrapper entry in `app.routes`, and slowapi's middleware finds a route's limit by looking for
+    `route.endpoint` there: behind the wrapper RATE_LIMIT silently did nothing (tests/test_orchestrator.py's
+    rate-limit check failed). Our routers carry no prefix, so their routes are the same routes either way."""
+    for router in routers:
+        app.router.routes.extend(router.routes)
+
+
 def create_app(service: str, settings: ServiceSettings, load: Hook | None = None, ready: ReadyCheck | None = None,
                description: str = "", version: str = "0.1.0", close: Hook | None = None) -> FastAPI:
     """`load` runs once at start-up (models); `ready` reports extra readiness checks {name: ok}."""
@@ -67,5 +76,5 @@ def create_app(service: str, settings: ServiceSettings, load: Hook | None = None
         app.add_middleware(CORSMiddleware, allow_origins=settings.origin_list(), allow_methods=["*"],
                            allow_headers=["*"], expose_headers=["X-Request-ID"])
     app.middleware("http")(envelope_middleware(service, settings, make_auth_dependency(settings)))
-    app.include_router(ops_router(service, ready))
+    include_routers(app, ops_router(service, ready))
     return app

@@ -1,4 +1,5 @@
-"""Where finished job audio lives: local disk (default), Redis (with the Redis queue), or S3-compatible storage.
+"""Where finished job audio lives (the ResultStore implementations): local disk (default), Redis (with the
+Redis queue), or S3-compatible storage.
 
 Each store keeps bytes under a name such as `job_x.wav`; S3 also hands out presigned URLs so clients download
 straight from the bucket instead of through the orchestrator.
@@ -67,13 +68,3 @@ class S3Results:
     def url(self, name: str) -> str | None:
         return self.s3.generate_presigned_url("get_object", Params={"Bucket": self.bucket, "Key": self.prefix + name},
                                               ExpiresIn=self.url_expires_s)
-
-
-def make_results(settings, redis=None):
-    """S3 when S3_BUCKET is set; else Redis when the Redis queue is used; else DATA_DIR/jobs."""
-    if settings.s3_bucket:
-        return S3Results(settings.s3_bucket, settings.s3_prefix, settings.s3_endpoint_url, settings.s3_region,
-                         settings.s3_url_expires_s)
-    if redis is not None:
-        return RedisResults(redis, settings.job_ttl_s)
-    return DiskResults(Path(settings.data_dir) / "jobs")

@@ -1,0 +1,87 @@
+"""Jobs through Redis (REDIS_URL): our record of each job in a Redis hash, the work moved by an rq queue.
+
+rq gives the durability: an accepted job sits in the queue until a worker takes it, and a worker that dies
+mid-job (its execution heartbeat expires: job_monitoring_interval + 60 s) has the job retried by whichever
+worker runs the next maintenance pass. The functions rq runs are in `rq_tasks`, named here by their dotted
+path so this module needs nothing from the worker side (no import circle through the wiring).
+"""
+import json
+import time
+
+from redis import Redis
+from rq import Callback, Queue, Retry, Worker
+from rq.registry import StartedJobRegistry
+
+from orchestrator_svc.jobs.stores import JOB_FIELDS, new_job_id
+
+QUEUE_NAME = "voxclone-clone"
+RUN_TASK = "orchestrator_svc.jobs.rq_tasks.run_clone_job"
+FAILURE_CALLBACK = "orchestrator_svc.jobs.rq_tasks.on_job_failure"
+
+
+class RedisJobStore:
+    def __init__(self, redis: Redis, ttl_s: int = 7 * 86400, max_attempts: int = 3, timeout_s: float = 600.0):
+        self.redis, self.ttl_s, self.max_attempts, self.timeout_s = redis, ttl_s, max_attempts, timeout_s
+        self.queue = Queue(QUEUE_NAME, connection=redis)
+
+    @staticmethod
+    def _key(jid: str) -> str:
+        return f"voxclone:job:{jid}"
+
+    def _update(self, jid: str, **fields) -> None:
+        fields["updated_at"] = time.time()
+        with self.redis.pipeline() as p:
+            p.hset(self._key(jid), mapping={k: "" if v is None else v for k, v in fields.items()})
+            p.expire(self._key(jid), self.ttl_s)
+            p.execute()
+
+    def create(self, reference: bytes, params: dict) -> str:
+        jid = new_job_id()
+        now = time.time()
+        with self.redis.pipeline() as p:  # record and reference land together, before any worker can look
+            p.set(self._key(jid) + ":ref", reference, ex=self.ttl_s)
+            p.hset(self._key(jid), mapping={"id": jid, "status": "queued", "params": json.dumps(params),
+                                            "created_at": now, "updated_at": now, "attempts": 0})
+            p.expire(self._key(jid), self.ttl_s)
+            p.execute()
+        self.queue.enqueue(RUN_TASK, jid, job_id=jid, retry=Retry(max=self.max_attempts - 1),
+                           on_failure=Callback(FAILURE_CALLBACK), job_timeout=int(self.timeout_s),
+                           result_ttl=3600, failure_ttl=self.ttl_s)
+        return jid
+
+    def get(self, jid: str) -> dict | None:
+        raw = self.redis.hgetall(self._key(jid))
+        if not raw:
+            return None
+        job = {k.decode(): v.decode() for k, v in raw.items()}
+        out = {f: job.get(f) or None for f in JOB_FIELDS}
+        out.update(params=json.loads(job["params"]), created_at=float(job["created_at"]),
+                   updated_at=float(job["updated_at"]), attempts=int(job.get("attempts") or 0))
+        return out
+
+    def reference(self, jid: str) -> bytes | None:
+        return self.redis.get(self._key(jid) + ":ref")
+
+    def start_attempt(self, jid: str) -> None:
+        self.redis.hincrby(self._key(jid), "attempts", 1)
+        self._update(jid, status="running")
+
+    def succeed(self, jid: str, result: str) -> None:
+        self._update(jid, status="succeeded", result=result, error=None)
+
+    def fail(self, jid: str, error: str, retry: bool) -> None:
+        job = self.get(jid)
+        again = retry and job is not None and job["attempts"] < self.max_attempts
+        self._update(jid, status="queued" if again else "failed", error=error)
+
+    def set_webhook_status(self, jid: str, status: str) -> None:
+        self._update(jid, webhook_status=status)
+
+    def depth(self) -> int:
+        return self.queue.count + StartedJobRegistry(queue=self.queue).count
+
+    def workers(self) -> int:
+        return Worker.count(queue=self.queue)
+
+    def close(self) -> None:
+        self.redis.close()

@@ -1,0 +1,50 @@
+"""What the voice routes do, as plain functions: enroll from audio or import an embedding, list, look up,
+delete. SQLite calls block, so they run with run_blocking."""
+import hashlib
+
+from common.errors import APIError
+from common.service import run_blocking
+from common.wire import decode_array
+from orchestrator_svc.pipeline import Pipeline, check_embedding
+from orchestrator_svc.schemas import Voice, VoiceImport, VoiceList
+from orchestrator_svc.voices import VoiceStore
+
+MAX_LIST = 1000
+
+
+def voice_view(v: dict, with_embedding: bool = False) -> Voice:
+    return Voice(id=v["id"], name=v["name"], source=v["source"], created_at=v["created_at"],
+                 embedding=v["embedding"].tolist() if with_embedding else None)
+
+
+async def enroll_audio(pipe: Pipeline, reference: bytes, filename: str | None, name: str | None) -> Voice:
+    emb, _ = await pipe.embed_audio_file(reference, filename or "reference")
+    name = str(name or filename or "voice")[:200]
+    voice = await run_blocking(pipe.store.add, name, emb, "audio", hashlib.sha256(reference).hexdigest())
+    return voice_view(voice)
+
+
+async def import_embedding(store: VoiceStore, body: VoiceImport) -> Voice:
+    emb = check_embedding(decode_array(body.embedding, "embedding", ndim=(1,)))
+    return voice_view(await run_blocking(store.add, body.name, emb, "embedding"))
+
+
+async def list_voices(store: VoiceStore, limit: int, offset: int) -> VoiceList:
+    voices = await run_blocking(store.list, min(limit, MAX_LIST), offset)
+    return VoiceList(voices=[voice_view(v) for v in voices])
+
+
+async def find_voice(store: VoiceStore, voice_id: str) -> dict:
+    voice = await run_blocking(store.get, voice_id)
+    if voice is None:
+        raise APIError(404, "voice_not_found", f"no voice with id {voice_id!r}")
+    return voice
+
+
+async def voice_embedding(store: VoiceStore, voice_id: str):
+    return (await find_voice(store, voice_id))["embedding"]
+
+
+async def delete_voice(store: VoiceStore, voice_id: str) -> None:
+    if not await run_blocking(store.delete, voice_id):
+        raise APIError(404, "voice_not_found", f"no voice with id {voice_id!r}")
