@@ -129,7 +129,7 @@ def load_hifigan(path: str | Path, cfg: HiFiGANConfig = HiFiGANConfig()) -> HiFi
     ckpt = torch.load(path, map_location="cpu", weights_only=True)
     state = ckpt.get("generator", ckpt) if isinstance(ckpt, dict) else None
     if not isinstance(state, dict):
-        raise ValueError(f"{path}: not a HiFi-GAN generator checkpoint")
+        raise TypeError(f"{path}: not a HiFi-GAN generator checkpoint")
     model = HiFiGAN(cfg)
     model.load_state_dict(fold_weight_norm(state), strict=True)
     for p in model.parameters():

@@ -11,7 +11,6 @@ from vocoder_svc.fast_sampling import sample_classes_fast
 from vocoder_svc.hifigan import HiFiGANConfig
 from vocoder_svc.model import WaveRNN, WaveRNNConfig, classes_to_wave, fold_with_overlap
 
-
 # What each backend answers at: HiFi-GAN renders at the rate its generator was trained for, not 16 kHz.
 SAMPLE_RATES = {"hifigan": HiFiGANConfig().sample_rate, "wavernn": audio.HP.sample_rate, "griffinlim": audio.HP.sample_rate}
 

@@ -100,7 +100,7 @@ def generator_frames(rtvc_frames: int) -> tuple[int, int]:
     """(generator frames, output samples) for an RTVC mel of `rtvc_frames`: the audio lasts what RTVC's
     vocoders make of it, (T - 1) hops of 12.5 ms, at the generator's rate."""
     hp, g = audio.HP, GENERATOR
-    samples = int(round((rtvc_frames - 1) * hp.hop_size * g.sample_rate / hp.sample_rate))
+    samples = round((rtvc_frames - 1) * hp.hop_size * g.sample_rate / hp.sample_rate)
     return max(1, -(-samples // g.hop_length)), samples
 
 

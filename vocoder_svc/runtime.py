@@ -12,8 +12,14 @@ from common.errors import APIError, bad_request
 from common.metrics import MODEL_LOAD, STAGE_LATENCY
 from common.service import run_blocking, run_model
 from vocoder_svc.hifigan_runtime import HiFiGANVocoder, load_hifigan_vocoder
-from vocoder_svc.inference import (backend_sample_rate, hifigan_available, load_vocoder, vocode_griffinlim,
-                                   vocode_wavernn, vocode_wavernn_many)
+from vocoder_svc.inference import (
+    backend_sample_rate,
+    hifigan_available,
+    load_vocoder,
+    vocode_griffinlim,
+    vocode_wavernn,
+    vocode_wavernn_many,
+)
 from vocoder_svc.model import WaveRNN
 from vocoder_svc.settings import VocoderSettings
 
