@@ -1,4 +1,5 @@
-"""Vocoder service: mel -> 16 kHz audio with WaveRNN (RTVC-compatible) or weight-free Griffin-Lim."""
+"""Vocoder service: RTVC mel -> audio with HiFi-GAN (22.05 kHz, the default), WaveRNN (RTVC-compatible, 16 kHz)
+or weight-free Griffin-Lim (16 kHz). Every response says its sample rate."""
 from fastapi import FastAPI
 
 from common.service import create_app, include_routers, run_model
@@ -15,6 +16,7 @@ async def _load(app: FastAPI) -> None:
 
 def create(settings: VocoderSettings | None = None) -> FastAPI:
     app = create_app("vocoder", settings or VocoderSettings(), load=_load,
-                     description="WaveRNN (RTVC fatchord, RAW 9-bit) and Griffin-Lim vocoders.")
+                     description="HiFi-GAN V1 (22.05 kHz), WaveRNN (RTVC fatchord, RAW 9-bit) and "
+                                 "Griffin-Lim vocoders.")
     include_routers(app, router)
     return app

