@@ -7,7 +7,9 @@ For each synthesizer checkpoint it starts the four services on free loopback por
 SYNTHESIZER_CHECKPOINT set (or, with `--url`, uses a stack that is already running), and for each vocoder
 backend uploads each speaker's reference clip with each held-out sentence to `/v1/clone`, as a user would
 (the reference re-encoded as 16-bit WAV; seed = sentence number, so every backend vocodes the same mel).
-Backends the stack says it lacks (422 / 503 on the first clone) are skipped and named. `/v1/clone/preview`
+Backends the stack says it lacks (422 / 503 on the first clone) are skipped and named; `default`
+sends no `vocoder` field and is labelled with what the stack's vocoder reports as its default (the way to
+reach a backend the orchestrator's form does not list yet, e.g. `default=hifigan`). `/v1/clone/preview`
 gives the synthesizer's own mel of the first --mel-sentences sentences per speaker, for its floor share.
 
 Figures, per system, per speaker and overall (real_metrics.py): DNSMOS P.835 OVRL (speechmos), WER with
@@ -138,6 +140,9 @@ def decode_wav(data: bytes) -> np.ndarray:
     return to_16k(wav.mean(axis=1), sr)  # a vocoder may answer at its own rate (HiFi-GAN: 22.05 kHz)
 
 
+DEFAULT = "default"
+
+
 class BackendMissing(Exception):
     pass
 
@@ -154,7 +159,8 @@ class Cloner:
                                                                                          "audio/wav")})
 
     def clone(self, ref: bytes, text: str, seed: int, backend: str) -> tuple[np.ndarray, bool]:
-        r = self._post("/v1/clone", ref, text, seed, backend)
+        """`backend` "default": no `vocoder` field, so the stack's default vocoder answers."""
+        r = self._post("/v1/clone", ref, text, seed, None if backend == DEFAULT else backend)
         if r.status_code in (422, 503):  # the orchestrator does not know it, or the vocoder has no weights
             raise BackendMissing(f"{r.status_code}: {r.json().get('error', {}).get('message', r.text)}")
         r.raise_for_status()
@@ -168,14 +174,16 @@ class Cloner:
 
 @contextmanager
 def running_stack(checkpoint: str, log_dir: Path):
-    """The four services with this synthesizer checkpoint, on free ports; yields the orchestrator's URL."""
+    """The four services with this synthesizer checkpoint, on free ports; yields (orchestrator URL, the
+    vocoder's default backend)."""
     from common.stack import plan_stack, start_stack
     with tempfile.TemporaryDirectory() as data_dir:
         stack = plan_stack(None, log_dir=log_dir, env={"SYNTHESIZER_CHECKPOINT": str(Path(checkpoint).resolve())},
                            orchestrator_env={"DATA_DIR": data_dir})
         start_stack(stack, timeout=600)
         try:
-            yield stack.services["orchestrator"].url
+            info = httpx.get(stack.services["vocoder-0"].url + "/v1/info", timeout=60).json()
+            yield stack.services["orchestrator"].url, info.get("default_backend", "")
         finally:
             stack.stop()
 
@@ -242,12 +250,14 @@ class Run:
     ref_emb: dict[str, np.ndarray]
     cache: RowCache
     out: Path
+    default_backend: str = ""  # what the stack's vocoder answers without a `vocoder` field, where known
 
 
 def clone_rows(run: Run, backend: str, jobs: list[tuple[Speaker, int, str]]) -> list[dict]:
     """Clones every job through one backend (BackendMissing from the first clone if the stack lacks it);
     the next clone is requested while this one is measured."""
-    system = f"{run.label}/{backend}"
+    named = f"{DEFAULT}={run.default_backend}" if backend == DEFAULT and run.default_backend else backend
+    system = f"{run.label}/{named}"
     keys = [{"system": system, "checkpoint": run.checkpoint, "speaker": s.speaker, "sentence": k, "text": text}
             for s, k, text in jobs]
     todo = [key for key in keys if run.cache.get(**key) is None]
@@ -357,7 +367,8 @@ def parse_args(argv=None):
     ap.add_argument("--url", help="a running orchestrator (default: start a stack per --synthesizer)")
     ap.add_argument("--synthesizer", nargs="+", default=["models/synthesizer.pt"],
                     help="checkpoints compared side by side (with --url: one label for the running stack)")
-    ap.add_argument("--backends", default="griffinlim,hifigan,wavernn")
+    ap.add_argument("--backends", default="griffinlim,hifigan,wavernn",
+                    help=f"vocoder backends; '{DEFAULT}' sends no `vocoder` field (the stack's default)")
     ap.add_argument("--speakers", help="comma-separated subset of the manifest's speakers")
     ap.add_argument("--sentences", type=int, default=len(SENTENCES))
     ap.add_argument("--mel-sentences", type=int, default=2,
@@ -391,9 +402,9 @@ def evaluate_checkpoints(args, speakers, sentences, refs_bytes, ref_emb, cache) 
                 continue
             log_dir = args.out / "logs" / label
             log_dir.mkdir(parents=True, exist_ok=True)
-            with running_stack(checkpoint, log_dir) as url:
+            with running_stack(checkpoint, log_dir) as (url, default_backend):
                 run = Run(Cloner(url, client), label, file_sha256(checkpoint)[:16], refs_bytes, ref_emb, cache,
-                          args.out)
+                          args.out, default_backend)
                 rows += evaluate_stack(run, backends, speakers, sentences, args.mel_sentences)
     return rows
 
