@@ -20,6 +20,7 @@ import csv
 import hashlib
 import json
 import os
+import time
 from collections import defaultdict
 from dataclasses import dataclass
 from multiprocessing import Pool
@@ -310,10 +311,11 @@ def assign_splits(rows: list[dict], min_confidence: float) -> dict:
 def write_manifest(out: Path, rows: list[dict], held: dict, min_confidence: float) -> dict:
     kept = sorted((r for r in rows if r["kept"]), key=lambda r: r["uid"])
     cols = ["uid", "corpus", "speaker", "wav", "text", "seconds", "split", "text_source", "confidence"]
-    with open(out / "utterances.tsv", "w", newline="") as f:
+    with open(out / "utterances.tsv.tmp", "w", newline="") as f:
         w = csv.writer(f, delimiter="\t", quoting=csv.QUOTE_MINIMAL)
         w.writerow(cols)
         w.writerows([r[c] for c in cols] for r in kept)
+    os.replace(out / "utterances.tsv.tmp", out / "utterances.tsv")  # readers never see half a table
     speakers = defaultdict(lambda: {"utterances": 0, "seconds": 0.0})
     for r in kept:
         s = speakers[r["speaker"]]
@@ -373,6 +375,8 @@ def main(argv=None):
     ap.add_argument("--min-confidence", type=float, default=0.5, help="Whisper transcripts kept from here")
     ap.add_argument("--parallel-voters", type=int, default=3,
                     help="parallel corpora: speakers transcribed per sentence (the rest copy the best)")
+    ap.add_argument("--manifest-every", type=float, default=600,
+                    help="seconds between manifest rewrites while running (the final one is always written)")
     ap.add_argument("--limit", type=int, default=0, help="only the first N recordings of each source (tests)")
     args = ap.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
@@ -388,16 +392,23 @@ def main(argv=None):
             f.write(json.dumps({"key": key, "rows": rows}) + "\n")
     todo = [(it, args.out, voter, args.max_seconds) for it, voter in jobs
             if f"{it.corpus}/{it.speaker}/{Path(it.path).stem}" not in done]
+    wanted = {f"{it.corpus}/{it.speaker}/{Path(it.path).stem}" for it, _ in jobs}
+
+    def manifest_now():
+        rows = [dict(r) for key in sorted(wanted) for r in done.get(key, [])]
+        settle_parallel(rows)
+        return write_manifest(args.out, rows, assign_splits(rows, args.min_confidence), args.min_confidence)
+
+    last_write = time.time()
     with open(done_path, "a") as f, Pool(args.workers) as pool:
         for key, rows in tqdm(pool.imap(process, todo), total=len(todo), desc="real corpus", unit="rec"):
             done[key] = rows
             f.write(json.dumps({"key": key, "rows": rows}) + "\n")
             f.flush()
-    wanted = {f"{it.corpus}/{it.speaker}/{Path(it.path).stem}" for it, _ in jobs}
-    rows = [dict(r) for key in sorted(wanted) for r in done.get(key, [])]
-    settle_parallel(rows)
-    held = assign_splits(rows, args.min_confidence)
-    manifest = write_manifest(args.out, rows, held, args.min_confidence)
+            if time.time() - last_write > args.manifest_every:
+                manifest_now()  # so that preprocessing and training can use what is done while it runs
+                last_write = time.time()
+    manifest = manifest_now()
     print(json.dumps({k: manifest[k] for k in ("hours", "speakers")}),
           {c: (v["speakers"], v["hours"]) for c, v in manifest["corpora"].items()})
 
