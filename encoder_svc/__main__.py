@@ -1,6 +1,7 @@
 import uvicorn
 
-from encoder_svc.app import EncoderSettings, create
+from encoder_svc.app import create
+from encoder_svc.settings import EncoderSettings
 
 if __name__ == "__main__":
     settings = EncoderSettings()

@@ -1,6 +1,7 @@
 import uvicorn
 
-from synthesizer_svc.app import SynthesizerSettings, create
+from synthesizer_svc.app import create
+from synthesizer_svc.settings import SynthesizerSettings
 
 if __name__ == "__main__":
     settings = SynthesizerSettings()

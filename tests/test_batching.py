@@ -52,16 +52,34 @@ def test_lone_request_runs_at_once(max_items):
 
 
 def test_int8_sampling_loop_stays_close_to_fp32(fixtures):
+    """int8 must keep each step's class distribution, given the same history (teacher forcing on a path fp32
+    sampled). A free-running path is chaotic: one flipped class sends it elsewhere, which is how a sample-by-
+    sample comparison failed on one AMD EPYC (correlation 0.54) while int8 was fine. Measured here (AMD EPYC,
+    fbgemm): total-variation distance per step mean 0.004, max 0.008; fp32 vs uniform is the scale (bound
+    below)."""
     import soundfile as sf
+    import torch
 
     from common import audio
     from tests.conftest import DATA
-    from vocoder_svc.inference import load_vocoder, vocode_wavernn
+    from vocoder_svc.fast_sampling import sample_classes_fast
+    from vocoder_svc.inference import load_vocoder
+    from vocoder_svc.model import fold_with_overlap
     hp = json.loads((fixtures / "voc_small_hparams.json").read_text())["constructor_kwargs"]
     model = load_vocoder(str(fixtures / "voc_small_checkpoint.pt"), hp)
     wav, _ = sf.read(DATA / "ref_slt.wav", dtype="float32")
     mel = audio.melspectrogram(wav).astype(np.float32)[:, :60]
-    fp32 = vocode_wavernn(model, mel, target=1000, overlap=100, greedy=True)
-    int8 = vocode_wavernn(model, mel, target=1000, overlap=100, greedy=True, int8=True)
-    assert int8.shape == fp32.shape and not np.array_equal(int8, fp32)  # really quantized
-    assert np.corrcoef(int8, fp32)[0, 1] > 0.9
+    with torch.no_grad():
+        cond, aux = model.conditioning(torch.from_numpy(mel[None] / audio.HP.max_abs_value))
+    cond, aux = fold_with_overlap(cond, 1000, 100), fold_with_overlap(aux, 1000, 100)
+    probs = {"fp32": [], "int8": []}
+    torch.manual_seed(3)
+    teacher = sample_classes_fast(model, cond, aux, on_logits=lambda i, z: probs["fp32"].append(z.softmax(1)))
+    forced = sample_classes_fast(model, cond, aux, int8=True, teacher=teacher,
+                                 on_logits=lambda i, z: probs["int8"].append(z.softmax(1)))
+    fp32, int8 = torch.stack(probs["fp32"], 1), torch.stack(probs["int8"], 1)
+    assert forced.shape == teacher.shape and not torch.equal(fp32, int8)  # really quantized
+    distance = 0.5 * (fp32 - int8).abs().sum(-1)                          # total variation per step
+    from_uniform = 0.5 * (fp32 - 1 / fp32.shape[-1]).abs().sum(-1)
+    assert distance.mean() < 0.1 * from_uniform.mean() and distance.mean() < 0.03, distance.mean()
+    assert distance.max() < 0.15, distance.max()

