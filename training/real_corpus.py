@@ -35,13 +35,13 @@ SR = 16000
 TARGET_RMS_DB = -23.0  # active-speech RMS; with peaks limited to -1 dBFS no clip is scaled into clipping
 EXCLUDED = {
     "librispeech test-clean, test-other (Resemblyzer audio_data/librispeech_test-other)": "held out: evaluation",
-    "VCTK p240, p260; autovc's VCTK clips (p225, p228, p256, p270)": "held out: evaluation",
+    "VCTK p240, p260; autovc's VCTK clips (p225, p226, p227, p228)": "held out: evaluation",
     "TIMIT (nltk sample)": "LDC sample: evaluation only",
     "VoxCeleb clips (sample_voice_data), tortoise voices": "rights unclear: evaluation only",
     "RAVDESS": "CC BY-NC-SA 4.0: non-commercial, not trained on",
     "L2-ARCTIC": "CC BY-NC 4.0: non-commercial, not trained on",
 }
-EVAL_ONLY_SPEAKERS = {"p240", "p260", "p225", "p228", "p256", "p270"}
+EVAL_ONLY_SPEAKERS = {"p240", "p260", "p225", "p226", "p227", "p228"}  # training/real_eval.tsv + RTVC samples
 
 
 @dataclass
