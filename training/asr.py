@@ -82,6 +82,17 @@ def transcribe(wav16k: np.ndarray) -> tuple[str, float]:
     return text, confidence_of(segments)
 
 
+def transcribe_words(wav16k: np.ndarray) -> tuple[list[tuple[float, float, str, float]], float]:
+    """Word timings (start s, end s, word, probability) and the clip's confidence: lets a long untranscribed
+    recording be cut at pauses into sentence-sized pieces that keep their own text."""
+    wav = np.asarray(wav16k, dtype=np.float32)
+    segments, _ = _model().transcribe(wav, language="en", beam_size=1, temperature=0.0, word_timestamps=True,
+                                      condition_on_previous_text=False, vad_filter=False)
+    segments = list(segments)
+    words = [(w.start, w.end, w.word.strip(), w.probability) for s in segments for w in (s.words or [])]
+    return words, confidence_of(segments)
+
+
 def wer(references: list[str], hypotheses: list[str]) -> float:
     """Corpus word error rate: total word edits over total reference words (normalised as metrics does)."""
     errors = words = 0

@@ -2,8 +2,11 @@
 9-bit mu-law labels of the same (pre-emphasised) audio.
 
     python -m training.preprocess --corpus data/corpus --speechocean data/speechocean --out data/prep
+    python -m training.preprocess --real /work/data/real --real-corpora vcc2016 librispeech --out data/prep_real
 
-Sources: the synthetic corpus (metadata.tsv) and, when given, speechocean762 (Kaldi `text` + WAVE/).
+Sources: the synthetic corpus (metadata.tsv), speechocean762 (Kaldi `text` + WAVE/) and the real-speech
+corpus of training.real_corpus (its utterances.tsv; --real-corpora keeps only those corpora, so that each
+can be its own root and be repeated with 'root:N').
 Re-running skips utterances already processed.
 """
 import argparse
@@ -41,6 +44,14 @@ def speechocean_items(root: Path, heldout_every: int = 25):
             heldout = int("".join(c for c in spk if c.isdigit()) or 0) % heldout_every == 0
             yield (f"so_{utt}", f"so_{spk}", str(root / wavs[utt].strip()), words.strip().lower().capitalize() + ".",
                    "heldout" if heldout else "train")
+
+
+def real_items(root: Path, corpora: list[str] | None = None):
+    """training.real_corpus's manifest: already 16 kHz, trimmed and loudness-normalised, split assigned."""
+    with open(root / "utterances.tsv", newline="") as f:
+        for row in csv.DictReader(f, delimiter="\t"):
+            if corpora is None or row["corpus"] in corpora:
+                yield row["uid"], row["speaker"], str(root / row["wav"]), row["text"], row["split"]
 
 
 def clean_wav(path: str) -> np.ndarray:
@@ -87,6 +98,8 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--corpus", type=Path)
     ap.add_argument("--speechocean", type=Path)
+    ap.add_argument("--real", type=Path, help="a training.real_corpus output folder")
+    ap.add_argument("--real-corpora", nargs="+", help="only these corpora of --real (default: all)")
     ap.add_argument("--out", type=Path, default=Path("data/prep"))
     ap.add_argument("--workers", type=int, default=max(1, (os.cpu_count() or 2) - 1))
     args = ap.parse_args(argv)
@@ -97,6 +110,8 @@ def main(argv=None):
         items += list(corpus_items(args.corpus))
     if args.speechocean:
         items += list(speechocean_items(args.speechocean))
+    if args.real:
+        items += list(real_items(args.real, args.real_corpora))
     jobs = [(*it, args.out) for it in items]
     rows = []
     with Pool(args.workers) as pool:

@@ -37,7 +37,16 @@ def guided_attention_loss(attn: torch.Tensor, n_in: torch.Tensor, n_steps: torch
     return (attn * w * valid_step).sum() / (valid_step.sum() * 1.0)
 
 
-def losses(model, batch, device, ga_weight, own_input_rate=0.0, hide_padding=False):
+def spectral_gradient_loss(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """L1 between the time and frequency differences of two (B, 80, T) mels. L1/MSE on the cells alone is
+    minimised by the average of the plausible mels, which blurs onsets and harmonics; matching the local
+    slopes penalises exactly that blur (a structural term, as in sharpness losses for image restoration)."""
+    dt = F.l1_loss(pred[..., 1:] - pred[..., :-1], target[..., 1:] - target[..., :-1])
+    df = F.l1_loss(pred[:, 1:] - pred[:, :-1], target[:, 1:] - target[:, :-1])
+    return dt + df
+
+
+def losses(model, batch, device, ga_weight, own_input_rate=0.0, hide_padding=False, delta_weight=0.0):
     chars, mel, emb, n_in, n_frames = (t.to(device) for t in batch)
     mel_out, post_out, attn, stop_logits = model(chars, mel, emb, own_input_rate, hide_padding)
     r = model.r
@@ -49,7 +58,12 @@ def losses(model, batch, device, ga_weight, own_input_rate=0.0, hide_padding=Fal
     loss_stop = F.binary_cross_entropy_with_logits(stop_logits, stop_target)
     loss_ga = guided_attention_loss(attn, n_in, (n_frames + r - 1) // r)
     total = loss_mel + loss_post + loss_stop + ga_weight * loss_ga
-    return total, {"mel": loss_mel.item(), "post": loss_post.item(), "stop": loss_stop.item(), "ga": loss_ga.item()}
+    parts = {"mel": loss_mel.item(), "post": loss_post.item(), "stop": loss_stop.item(), "ga": loss_ga.item()}
+    if delta_weight:
+        loss_delta = spectral_gradient_loss(post_out, mel)
+        total = total + delta_weight * loss_delta
+        parts["delta"] = loss_delta.item()
+    return total, parts
 
 
 def learning_rate(base: float, step: int) -> float:
@@ -74,6 +88,10 @@ def main(argv=None):
     ap.add_argument("--hide-padding", action=argparse.BooleanOptionalAction, default=True,
                     help="attention gives padding no weight, as synthesis does (--no-hide-padding: RTVC's "
                          "training, where padding scores are zeroed and still take some weight)")
+    ap.add_argument("--warmup", type=int, default=200,
+                    help="learning-rate warm-up steps of a fresh optimizer (fewer for a short CPU fine-tune)")
+    ap.add_argument("--delta-weight", type=float, default=0.0,
+                    help="weight of the spectral-gradient (sharpness) term on the postnet output; 0: off")
     args = ap.parse_args(argv)
 
     def training_examples():
@@ -91,13 +109,13 @@ def main(argv=None):
     while True:
         for batch in bucketed_batches(training_examples(), args.batch, rng):
             step = run.step
-            lr = learning_rate(args.lr, step) * run.warmup()
+            lr = learning_rate(args.lr, step) * run.warmup(args.warmup)
             for group in run.opt.param_groups:
                 group["lr"] = lr
             ga_weight = args.ga_weight * max(0.1, math.exp(-step / 8000))
             own_rate = args.own_input * min(1.0, max(0, step - args.own_input_after) / 500)
             total, parts = losses(model, collate(batch, model.r), run.device, ga_weight, own_rate,
-                                  args.hide_padding)
+                                  args.hide_padding, args.delta_weight)
             run.opt.zero_grad()
             total.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
