@@ -61,5 +61,8 @@ class TenantVoices:
     def list(self, limit: int = 100, offset: int = 0) -> list[dict]:
         return self.store.list(limit, offset, None if self.tenant.admin else self.tenant.owner)
 
+    def rename(self, vid: str, name: str) -> dict | None:
+        return self.store.rename(vid, name) if self.get(vid) is not None else None
+
     def delete(self, vid: str) -> bool:
         return self.get(vid) is not None and self.store.delete(vid)

@@ -51,7 +51,7 @@ async def delete_voice(store: TenantVoices, voice_id: str) -> None:
         raise APIError(404, "voice_not_found", f"no voice with id {voice_id!r}")
 
 
-async def rename_voice(store: VoiceStore, voice_id: str, name: str) -> Voice:
+async def rename_voice(store: TenantVoices, voice_id: str, name: str) -> Voice:
     voice = await run_blocking(store.rename, voice_id, name)
     if voice is None:
         raise APIError(404, "voice_not_found", f"no voice with id {voice_id!r}")
