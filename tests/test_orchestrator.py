@@ -30,7 +30,9 @@ def test_clone_returns_speech_whose_length_fits_the_text(urls, ref_wav_bytes):
     r = _clone(urls["orchestrator"], ref_wav_bytes, seed="3")
     assert r.status_code == 200, r.text[:300]
     wav, sr = sf.read(io.BytesIO(r.content))
-    assert sr == 16000 and r.headers["content-type"] == "audio/wav"
+    # The default vocoder's own rate (HiFi-GAN: 22050), stated alike in the file, the header and /v1/info.
+    default_rate = httpx.get(urls["vocoder"] + "/v1/info").json()["sample_rate"]
+    assert sr == int(r.headers["x-sample-rate"]) == default_rate and r.headers["content-type"] == "audio/wav"
     seconds = len(wav) / sr
     assert r.headers["x-stopped"] == "true", "the synthesizer ran to its frame cap"
     # English read speech runs at roughly 10-20 characters per second.
@@ -59,7 +61,8 @@ def test_seed_inference_shapes(urls):
     r = httpx.post(urls["orchestrator"] + "/inference", json={"wav": wav.tolist(), "sr": sr, "text": "Okay."},
                    timeout=300)
     assert r.status_code == 200, r.text[:300]
-    assert r.json()["sr"] == 16000 and len(r.json()["wav"]) > 1000
+    default_rate = httpx.get(urls["vocoder"] + "/v1/info").json()["sample_rate"]
+    assert r.json()["sr"] == default_rate and len(r.json()["wav"]) > 1000
     emb = httpx.post(urls["encoder"] + "/inference", json={"wav": wav.tolist(), "sr": sr}).json()["embed"]
     r = httpx.post(urls["orchestrator"] + "/inference", json={"embed": emb, "text": "Okay."}, timeout=300)
     assert r.status_code == 200 and len(r.json()["wav"]) > 1000
