@@ -43,7 +43,7 @@ class SpeechRequest(BaseModel):
         None, description="audio: the format's bytes sentence by sentence; sse: speech.audio.delta events")
     stream: bool = Field(False, description="voxclone's older flag, same as stream_format=audio")
     seed: int | None = Field(None, description="voxclone extension: reproducible output")
-    vocoder: Literal["wavernn", "griffinlim"] | None = Field(None, description="voxclone extension")
+    vocoder: Literal["hifigan", "wavernn", "griffinlim"] | None = Field(None, description="voxclone extension")
 
 
 class OpenAIError(APIError):

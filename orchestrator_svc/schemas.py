@@ -5,7 +5,7 @@ from pydantic import BaseModel, Field
 from common.audio_encode import AudioFormat
 from common.wire import ArrayIn
 
-Backend = Literal["wavernn", "griffinlim"]
+Backend = Literal["hifigan", "wavernn", "griffinlim"]
 
 
 class SeedInferenceRequest(BaseModel):
