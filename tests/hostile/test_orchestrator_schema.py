@@ -26,7 +26,7 @@ def test_schemathesis_finds_no_failure_in_the_orchestrator(urls, tmp_path):
         run = subprocess.run([str(cli), "run", svc.url + "/openapi.json", "--checks", CHECKS, "-n", "4",
                               "--phases", "examples,coverage,fuzzing", "--max-time", "240", "--seed", "7",
                               "--request-timeout", "120", "-w", "1"],
-                             capture_output=True, text=True, timeout=420, cwd=tmp_path)
+                             capture_output=True, text=True, timeout=420, cwd=tmp_path, check=False)
         assert run.returncode == 0, run.stdout[-6000:]
         assert httpx.get(svc.url + "/healthz").status_code == 200  # alive after the run
     finally:
