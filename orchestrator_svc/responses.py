@@ -14,6 +14,7 @@ class ErrorBody(BaseModel):
 
 
 WHY = {
+    400: "the body could not be parsed (malformed JSON or multipart)",
     401: "missing or invalid API key (when API_KEYS is set)",
     404: "no such voice or job for this key",
     409: "the job has not succeeded (yet)",
@@ -32,7 +33,7 @@ def errors(*codes: int) -> dict:
     return {code: {"model": ErrorBody, "description": WHY[code]} for code in codes}
 
 
-ANY_ROUTE = errors(401, 413, 422, 429)
+ANY_ROUTE = errors(400, 401, 413, 422, 429)
 STAGE_CALLS = errors(502, 503, 504)
 REFERENCE = errors(415)
 AUDIO_TYPES = ("audio/wav", "audio/mpeg", "audio/ogg", "audio/flac")

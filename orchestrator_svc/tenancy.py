@@ -66,3 +66,7 @@ class TenantVoices:
 
     def delete(self, vid: str) -> bool:
         return self.get(vid) is not None and self.store.delete(vid)
+
+    def rename(self, vid: str, name: str) -> dict | None:
+        """For the `openai` branch's PATCH /v1/voices/{id} (VoiceStore.rename), scoped like the rest."""
+        return self.store.rename(vid, name) if self.get(vid) is not None else None
