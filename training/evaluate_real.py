@@ -269,12 +269,15 @@ def clone_rows(run: Run, backend: str, jobs: list[tuple[Speaker, int, str]]) -> 
         first = fetch(todo[0])
         wav_dir = run.out / "wavs" / system.replace("/", "_")
         wav_dir.mkdir(parents=True, exist_ok=True)
-        with ThreadPoolExecutor(1) as pool:
+        pool = ThreadPoolExecutor(1)
+        try:
             results = itertools.chain([first], pool.map(fetch, todo[1:]))
             for key, (wav, stopped) in zip(todo, tqdm(results, total=len(todo), desc=system)):
                 sf.write(wav_dir / f"{key['speaker']}_{key['sentence']}.wav", wav, 16000)
                 run.cache.add({**key, "stopped": stopped,
                                **rm.measure_clip(wav, key["text"], run.ref_emb[key["speaker"]])})
+        finally:  # on Ctrl-C / SIGTERM: drop the clones not yet started instead of waiting for all of them
+            pool.shutdown(wait=False, cancel_futures=True)
     return [run.cache.get(**key) for key in keys]
 
 
