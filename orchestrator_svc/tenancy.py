@@ -61,12 +61,9 @@ class TenantVoices:
     def list(self, limit: int = 100, offset: int = 0) -> list[dict]:
         return self.store.list(limit, offset, None if self.tenant.admin else self.tenant.owner)
 
-    def rename(self, vid: str, name: str) -> dict | None:
-        return self.store.rename(vid, name) if self.get(vid) is not None else None
-
     def delete(self, vid: str) -> bool:
         return self.get(vid) is not None and self.store.delete(vid)
 
     def rename(self, vid: str, name: str) -> dict | None:
-        """For the `openai` branch's PATCH /v1/voices/{id} (VoiceStore.rename), scoped like the rest."""
+        """PATCH /v1/voices/{id}: scoped like the rest (another key's voice is not found)."""
         return self.store.rename(vid, name) if self.get(vid) is not None else None

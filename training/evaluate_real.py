@@ -50,7 +50,7 @@ import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -90,14 +90,14 @@ SENTENCES = (
     "Besides, it's good to force C programmers to use the toolbox occasionally.",
     "The moss on the tree does not fear the talons of the hawk.",
     "Actors will happen even in the best-regulated families.",
-    "Science has achieved some wonderful things, of course, but I'd far rather be happy than right any day.\" "
-    "\"And are you?\" \"No.",
-    "The most salient characteristic of life is its coerciveness; it is always urgent, \"here and now,\" without "
-    "any possible postponement.",
+    ("Science has achieved some wonderful things, of course, but I'd far rather be happy than right any day.\" "
+    "\"And are you?\" \"No."),
+    ("The most salient characteristic of life is its coerciveness; it is always urgent, \"here and now,\" without "
+    "any possible postponement."),
     "DIX -- the throbbing lover!",
     "Note the use of exclamation points!",
-    "Gail Wynand, who prided himself on never needing a lesson twice, did not fall in love again in the years "
-    "that followed.",
+    ("Gail Wynand, who prided himself on never needing a lesson twice, did not fall in love again in the years "
+    "that followed."),
     "Unmatched Almost as good as the competition.",
     "So, you better watch out!",
 )
@@ -354,7 +354,7 @@ def replace_section(text: str, section: str) -> str:
 
 
 def readme_section(table: str, command: str, speakers: list[Speaker], sentences: int) -> str:
-    when = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     return (f"### Real-voice evaluation\n\n`{command}` ({when}; {len(speakers)} real held-out speakers x "
             f"{sentences} held-out sentences through `/v1/clone`; speakers in `training/real_eval.tsv`; "
             "B/A = British/American, F/M = female/male). DNSMOS P.835 OVRL; Whisper-base WER; GE2E cosine "
