@@ -51,6 +51,8 @@ ROUTE_ERRORS = {
     ("GET", "/v1/voices/{voice_id}"): (404,), ("DELETE", "/v1/voices/{voice_id}"): (404,),
     ("POST", "/v1/tts"): (404, *STAGE_CALLS), ("POST", "/v1/audio/speech"): (404, *STAGE_CALLS),
     ("GET", "/v1/jobs/{job_id}"): (404,), ("GET", "/v1/jobs/{job_id}/result"): (404, 409, 410),
+    ("PATCH", "/v1/voices/{voice_id}"): (404,), ("GET", "/v1/models/{model_id}"): (404,),
+    ("POST", "/v1/studio/speak"): (404, 415, *STAGE_CALLS),
 }
 OPEN_ROUTES = {"/healthz", "/readyz", "/metrics"}
 

@@ -19,11 +19,12 @@ import argparse
 import csv
 import hashlib
 import json
+import multiprocessing
 import os
 import time
 from collections import defaultdict
+from contextlib import nullcontext
 from dataclasses import dataclass
-from multiprocessing import Pool
 from pathlib import Path
 
 import librosa
@@ -407,8 +408,12 @@ def main(argv=None):
         return write_manifest(args.out, rows, assign_splits(rows, args.min_confidence), args.min_confidence)
 
     last_write = time.time()
-    with open(done_path, "a") as f, Pool(args.workers) as pool:
-        for key, rows in tqdm(pool.imap(process, todo), total=len(todo), desc="real corpus", unit="rec"):
+    # One worker: in this process. More: spawned, never forked: a fork of a process whose torch or model threads
+    # are running (a test runner's, say) can deadlock in the child.
+    pool_context = multiprocessing.get_context("spawn").Pool(args.workers) if args.workers > 1 else nullcontext()
+    with open(done_path, "a") as f, pool_context as pool:
+        results = pool.imap(process, todo) if pool is not None else map(process, todo)
+        for key, rows in tqdm(results, total=len(todo), desc="real corpus", unit="rec"):
             done[key] = rows
             f.write(json.dumps({"key": key, "rows": rows}) + "\n")
             f.flush()

@@ -1,5 +1,5 @@
 """OpenAI-compatible routes: /v1/audio/speech, /v1/audio/voices, /v1/models. Errors here have OpenAI's shape."""
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response, StreamingResponse
 from fastapi.routing import APIRoute
@@ -56,7 +56,7 @@ async def speech(body: oa.SpeechRequest, pipe: Pipe, settings: Settings, voices:
 
 
 @router.get("/v1/audio/voices")
-async def list_voices(voices: Voices, limit: int = 1000):
+async def list_voices(voices: Voices, limit: int = Query(1000, ge=1, le=1000)):
     """Built-in voices (with source and licence), OpenAI's names mapped onto them, and saved voices."""
     return oa.voice_listing(await run_blocking(voices.list, min(limit, 1000), 0))
 

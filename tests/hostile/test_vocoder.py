@@ -47,7 +47,8 @@ def wavernn(tmp_path_factory, fixtures):
 
 
 def vocode(url, frames: int, timeout: float = 600):
-    return httpx.post(url + "/v1/vocode", json={"mel": np.full((80, frames), -2.0).tolist(), "seed": None},
+    return httpx.post(url + "/v1/vocode", json={"mel": np.full((80, frames), -2.0).tolist(), "seed": None,
+                                            "backend": "wavernn"},
                       timeout=timeout)
 
 
