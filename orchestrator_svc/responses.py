@@ -1,16 +1,6 @@
 """What the orchestrator's routes can answer besides success, for the OpenAPI schema: every status code a
 route returns is listed with the JSON error shape, so generated clients and schemathesis see the truth."""
-from pydantic import BaseModel
-
-
-class ErrorDetail(BaseModel):
-    code: str
-    message: str
-    request_id: str | None = None
-
-
-class ErrorBody(BaseModel):
-    error: ErrorDetail
+from common.openapi import ErrorBody  # the one error shape every service answers with
 
 
 WHY = {
