@@ -2,7 +2,6 @@
 route returns is listed with the JSON error shape, so generated clients and schemathesis see the truth."""
 from common.openapi import ErrorBody  # the one error shape every service answers with
 
-
 WHY = {
     400: "the body could not be parsed (malformed JSON or multipart)",
     401: "missing or invalid API key (when API_KEYS is set)",
