@@ -1,15 +1,11 @@
-"""Waveform checks, resampling and writing audio files (decoding uploads is common.audio_decode's job)."""
-import io
+"""Waveform checks and resampling (decoding uploads: common.audio_decode; encoding files: common.audio_encode)."""
 
 import librosa
 import numpy as np
-import soundfile as sf
 
 from common.errors import APIError, bad_request
 
 SAMPLE_RATE = 16000
-FORMATS = {"wav": ("WAV", "PCM_16", "audio/wav"), "flac": ("FLAC", "PCM_16", "audio/flac"),
-           "ogg": ("OGG", "VORBIS", "audio/ogg"), "mp3": ("MP3", "MPEG_LAYER_III", "audio/mpeg")}
 MIN_RATE, MAX_RATE = 4000, 192000
 # Below one step of 16-bit audio nothing is audible, and the encoder's volume normalisation would need a gain
 # past float32's range (a wav at 1e-30 came back as 256 NaNs, issue 27).
@@ -46,14 +42,3 @@ def to_16k(wav: np.ndarray, sample_rate: int) -> np.ndarray:
         return wav.astype(np.float32)
     return librosa.resample(wav.astype(np.float32), orig_sr=sample_rate, target_sr=SAMPLE_RATE)
 
-
-def write_audio_bytes(wav: np.ndarray, fmt: str = "wav", sample_rate: int = SAMPLE_RATE) -> tuple[bytes, str]:
-    if fmt not in FORMATS:
-        raise bad_request(f"format must be one of {', '.join(FORMATS)}")
-    container, subtype, media = FORMATS[fmt]
-    buf = io.BytesIO()
-    peak = float(np.max(np.abs(wav))) if wav.size else 0.0
-    if peak > 1.0:
-        wav = wav / peak  # WaveRNN/GL can overshoot; clipping would crackle
-    sf.write(buf, np.asarray(wav, dtype=np.float32), sample_rate, format=container, subtype=subtype)
-    return buf.getvalue(), media

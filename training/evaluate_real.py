@@ -58,7 +58,8 @@ import numpy as np
 import soundfile as sf
 from tqdm import tqdm
 
-from common.audio_io import to_16k, write_audio_bytes
+from common.audio_encode import encode
+from common.audio_io import to_16k
 from common.wire import CompactArray, decode_array
 from training import real_metrics as rm
 from training.metrics import cosine
@@ -421,7 +422,7 @@ def main(argv=None):
     args.out.mkdir(parents=True, exist_ok=True)
     cache = RowCache(args.out / "rows.jsonl", fresh=args.fresh)
     refs = {s.speaker: read_clip(s.corpus, s.reference) for s in speakers}
-    ref_bytes = {name: write_audio_bytes(wav, "wav")[0] for name, wav in refs.items()}
+    ref_bytes = {name: encode(wav, 16000, "wav").data for name, wav in refs.items()}
     ref_emb = {name: rm.embed(wav) for name, wav in refs.items()}
     rows = measure_recordings(speakers, ref_emb, sentences, cache)
     rows += evaluate_checkpoints(args, speakers, sentences, ref_bytes, ref_emb, cache)
