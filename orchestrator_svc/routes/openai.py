@@ -58,7 +58,7 @@ async def speech(body: oa.SpeechRequest, pipe: Pipe, settings: Settings, voices:
 @router.get("/v1/audio/voices")
 async def list_voices(voices: Voices, limit: int = Query(1000, ge=1, le=1000)):
     """Built-in voices (with source and licence), OpenAI's names mapped onto them, and saved voices."""
-    return oa.voice_listing(await run_blocking(voices.list, min(limit, 1000), 0))
+    return oa.voice_listing(await run_blocking(voices.list, limit, 0))  # the Query bounds it to 1..1000
 
 
 @router.get("/v1/models")
