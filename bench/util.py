@@ -37,3 +37,13 @@ def table(rows: list[dict], columns: list[str]) -> str:
     widths = [max(len(c), *(len(row[i]) for row in cells)) for i, c in enumerate(columns)]
     line = lambda vals: "| " + " | ".join(v.ljust(w) for v, w in zip(vals, widths)) + " |"
     return "\n".join([line(columns), "|" + "|".join("-" * (w + 2) for w in widths) + "|", *map(line, cells)])
+
+
+def replace_section(out: Path, heading: str, text: str) -> None:
+    """Put `text` (which starts with `heading`) in place of that section of the results file, or append it."""
+    old = out.read_text() if out.exists() else ""
+    if heading in old:
+        start = old.index(heading)
+        end = old.find("\n## ", start + len(heading))
+        old = old[:start] + old[end + 1:] if end != -1 else old[:start]
+    out.write_text(old.rstrip() + "\n\n" + text)

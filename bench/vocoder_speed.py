@@ -14,8 +14,8 @@ import soundfile as sf
 import torch
 
 from bench.rtf import TEXTS
-from bench.util import machine, table
-from common.paths import DEFAULT_SYNTHESIZER
+from bench.util import machine, replace_section, table
+from common.paths import DEFAULT_HIFIGAN_LITE, DEFAULT_SYNTHESIZER
 from encoder_svc.inference import embed_reference, load_encoder
 from synthesizer_svc.inference import load_synthesizer, synthesize
 from vocoder_svc import mel_adapter
@@ -54,6 +54,19 @@ def variants(threads: int) -> dict:
         "HiFi-GAN ONNX Runtime fp32, 256-frame chunks (service default)": load_hifigan_vocoder(threads=threads),
         "HiFi-GAN ONNX Runtime fp32, 64-frame chunks (streaming)": load_hifigan_vocoder(chunk_frames=64,
                                                                                           threads=threads),
+        **lite_variants(threads),
+    }
+
+
+def lite_variants(threads: int) -> dict:
+    """The distilled generator (training.distill_vocoder), when models/ ships it."""
+    if not DEFAULT_HIFIGAN_LITE.exists():
+        return {}
+    return {
+        "HiFi-GAN lite (distilled, kernel-3 branch only) ONNX Runtime fp32, 256-frame chunks":
+            load_hifigan_vocoder("lite", threads=threads),
+        "HiFi-GAN lite ONNX Runtime fp32, 64-frame chunks (streaming)":
+            load_hifigan_vocoder("lite", chunk_frames=64, threads=threads),
     }
 
 
@@ -114,12 +127,7 @@ def write_section(rows: list[dict], out: Path, load: str) -> str:
             "absolute RTFs). Sentence: bench/rtf.py's medium text, the default synthesizer's mels in "
             "the tests/data/ref_slt.wav voice. RTF = compute s / audio s. `python -m bench.vocoder_speed`.\n\n"
             + table(rows, list(rows[0])) + "\n")
-    old = out.read_text() if out.exists() else ""
-    if SECTION in old:
-        start = old.index(SECTION)
-        end = old.find("\n## ", start + len(SECTION))
-        old = old[:start] + old[end + 1:] if end != -1 else old[:start]
-    out.write_text(old.rstrip() + "\n\n" + text)
+    replace_section(out, SECTION, text)
     return text
 
 

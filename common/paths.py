@@ -7,3 +7,4 @@ ROOT = Path(__file__).resolve().parents[1]
 MODELS = ROOT / "voxclone_models" if (ROOT / "voxclone_models").is_dir() else ROOT / "models"
 DEFAULT_SYNTHESIZER = MODELS / "synthesizer.pt"
 DEFAULT_VOCODER = MODELS / "vocoder.pt"
+DEFAULT_HIFIGAN_LITE = MODELS / "hifigan_lite.pt"   # training.distill_vocoder's generator (HIFIGAN_VOICE=lite)

