@@ -24,6 +24,7 @@ WHY = {
     422: "invalid input (also JSON that does not parse or nests too deeply)",
     429: "rate limited (per key, or failed key checks per address); see Retry-After",
     431: "request headers over MAX_HEADER_BYTES",
+    503: "busy: MAX_CONCURRENT requests running and MAX_QUEUED waiting; see Retry-After",
     499: "the client closed the connection before the work was done",
     504: "the request's compute deadline (COMPUTE_DEADLINE_S) passed",
 }

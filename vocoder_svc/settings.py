@@ -1,12 +1,12 @@
 """Every vocoder setting, from the environment (see README "Settings")."""
 from pydantic import Field
 
-from common.config import ServiceSettings
+from common.config import StageSettings
 from common.paths import DEFAULT_VOCODER
 from vocoder_svc.hifigan_runtime import ENGINES
 
 
-class VocoderSettings(ServiceSettings):
+class VocoderSettings(StageSettings):
     port: int = 8003
     vocoder_checkpoint: str = str(DEFAULT_VOCODER)
     default_backend: str = "auto"      # auto: hifigan when its wheel is installed, else wavernn, else griffinlim

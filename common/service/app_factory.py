@@ -6,7 +6,8 @@ from contextlib import asynccontextmanager
 from fastapi import APIRouter, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
-from common.config import ServiceSettings
+from common.admission import Admission
+from common.config import ServiceSettings, StageSettings
 from common.errors import install_error_handlers
 from common.logs import configure_logging
 from common.service.auth import make_auth_dependency
@@ -51,6 +52,8 @@ def create_app(service: str, settings: ServiceSettings, load: Hook | None = None
                   lifespan=make_lifespan(service, settings, load, close))
     app.state.settings = settings
     app.state.service = service
+    if isinstance(settings, StageSettings):  # common.cancel.request_work admits model work through it
+        app.state.admission = Admission(service, settings.max_concurrent, settings.max_queued)
     install_error_handlers(app)
     # Added innermost first: the envelope (request id, auth, metrics) wraps everything else.
     app.add_middleware(BodyLimitMiddleware, limit=settings.max_upload_bytes)
