@@ -80,3 +80,17 @@ def test_result_store_round_trip(results):
     assert results.get("job_none.wav") is None
     results.put("job_a.wav", b"audio bytes")
     assert results.get("job_a.wav") == b"audio bytes" and results.url("job_a.wav") is None
+
+
+def test_release_puts_a_running_job_back_uncounted(store):
+    jid = store.create(b"ref", PARAMS)
+    store.release(jid)                                   # not running: nothing to give back
+    assert store.get(jid)["status"] == "queued" and store.get(jid)["attempts"] == 0
+    store.start_attempt(jid)
+    store.release(jid)                                   # its worker is shutting down
+    job = store.get(jid)
+    assert job["status"] == "queued" and job["attempts"] == 0 and store.reference(jid) == b"ref"
+    store.start_attempt(jid)
+    store.succeed(jid, f"{jid}.wav")
+    store.release(jid)                                   # finished: stays finished
+    assert store.get(jid)["status"] == "succeeded"

@@ -92,6 +92,14 @@ class RedisJobStore:
         if not again:
             self.redis.delete(self._key(jid) + ":ref")
 
+    def release(self, jid: str) -> None:
+        """Give a running job back (its worker is shutting down): queued again, the attempt not counted. The
+        rq job itself is put back on the queue by the worker (rq_tasks.ReleasingWorker)."""
+        job = self.get(jid)
+        if job is not None and job["status"] == "running":
+            self.redis.hset(self._key(jid), "attempts", max(job["attempts"] - 1, 0))
+            self._update(jid, status="queued")
+
     def sweep(self, ttl_s: float, delete_result) -> int:
         """Delete results whose JOB_TTL_S has passed (they may live in S3, which does not expire them); job
         records and references expire in Redis by themselves."""

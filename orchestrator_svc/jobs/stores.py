@@ -34,6 +34,10 @@ class JobStore(Protocol):
         """This attempt failed with `error`. With `retry` the job is queued again while attempts are left
         (attempts < max_attempts), else (or without `retry`) it has failed for good."""
 
+    def release(self, job_id: str) -> None:
+        """Give a running job back (its worker is shutting down): queued again at once for another worker,
+        the attempt not counted. No change unless the job is running."""
+
     def set_webhook_status(self, job_id: str, status: str) -> None:
         """"delivered" or "failed", once the outcome was (or could not be) POSTed to the job's webhook."""
 
