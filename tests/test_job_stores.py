@@ -1,5 +1,7 @@
 """One set of tests for every JobStore and ResultStore: the SQLite queue and Redis record, disk and Redis
 results, each method with the same meaning (Redis from a real redis-server)."""
+import time
+
 import pytest
 
 from orchestrator_svc.jobs.redis_store import RedisJobStore
@@ -94,3 +96,26 @@ def test_release_puts_a_running_job_back_uncounted(store):
     store.succeed(jid, f"{jid}.wav")
     store.release(jid)                                   # finished: stays finished
     assert store.get(jid)["status"] == "succeeded"
+
+
+def test_pending_webhooks_are_kept_claimed_once_and_given_back(store):
+    params = {**PARAMS, "webhook_url": "https://example.com/hook"}
+    jid = store.create(b"ref", params)
+    store.start_attempt(jid)
+    store.succeed(jid, f"{jid}.wav")
+    mine = lambda items: [i for i in items if i["id"] == jid]  # noqa: E731 - the Redis store is shared
+    assert mine(store.claim_webhooks(60, 100)) == []          # nothing handed over yet
+    store.hand_over_webhook(store.get(jid))
+    assert store.get(jid)["webhook_status"] == "pending"
+    (item,) = mine(store.claim_webhooks(60, 100))
+    assert item == {"id": jid, "url": "https://example.com/hook",
+                    "payload": {"id": jid, "status": "succeeded", "error": None, "result_path": f"/v1/jobs/{jid}/result"}}
+    assert mine(store.claim_webhooks(60, 100)) == []          # held by its claimer for the lease
+    store.release_webhook(jid)                                # its sender stopped before delivering
+    assert mine(store.claim_webhooks(1.0, 100)) == [item]     # claimable again at once
+    assert mine(store.claim_webhooks(60, 100)) == []
+    time.sleep(1.2)
+    assert mine(store.claim_webhooks(60, 100)) == [item]      # the claimer's lease ran out (it died)
+    store.set_webhook_status(jid, "delivered")
+    store.release_webhook(jid)                                # too late to give back: delivered stays
+    assert store.get(jid)["webhook_status"] == "delivered" and mine(store.claim_webhooks(0, 100)) == []
