@@ -1,5 +1,6 @@
 """The encoder's HTTP routes: parse the request, one call into the runtime, shape the response."""
 from fastapi import APIRouter, Request
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from common.audio_decode import DecodeLimits, read_audio_upload
 from common.cancel import request_work
@@ -12,7 +13,7 @@ from encoder_svc.runtime import EmbedResult, embed_waveform
 from encoder_svc.schemas import EmbedRequest, EmbedResponse, SeedInferenceRequest, SeedInferenceResponse
 
 router = APIRouter(tags=["encoder"], responses=error_responses(415, 499, 503, 504))
-EMBED_BODY = {"requestBody": {"content": {
+EMBED_BODY = {"requestBody": {"required": True, "content": {
     "application/json": {"schema": EmbedRequest.model_json_schema()},
     "multipart/form-data": {"schema": {"type": "object", "required": ["file"], "properties": {
         "file": {"type": "string", "format": "binary"}, "preprocess": {"type": "boolean"},
@@ -34,7 +35,10 @@ def embed_response(result: EmbedResult, return_partials: bool, compact: bool) ->
 async def read_embed_request(request: Request, limits: DecodeLimits):
     """(wav, sample rate, options) from JSON `{wav, sample_rate}` or a multipart `file` upload."""
     if request.headers.get("content-type", "").startswith("multipart/form-data"):
-        form = await request.form()
+        try:
+            form = await request.form()
+        except StarletteHTTPException as exc:  # Starlette's 400 for a body that is not multipart at all
+            raise APIError(422, "invalid_multipart", f"the multipart body does not parse: {exc.detail}") from None
         upload = form.get("file")
         if upload is None or isinstance(upload, str):
             raise APIError(422, "invalid_request", "multipart body needs an audio `file` field")

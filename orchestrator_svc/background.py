@@ -4,7 +4,7 @@ import asyncio
 import logging
 
 from common.outbound import OutboundPolicy
-from orchestrator_svc.jobs.webhooks import WebhookQueue, WebhookSender, payload_of
+from orchestrator_svc.jobs.webhooks import WebhookQueue, WebhookSender
 
 log = logging.getLogger("voxclone.background")
 

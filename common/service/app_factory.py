@@ -10,6 +10,7 @@ from common.admission import Admission
 from common.config import ServiceSettings, StageSettings
 from common.errors import install_error_handlers
 from common.logs import configure_logging
+from common.openapi import state_settings_in_schema
 from common.service.auth import make_auth_dependency
 from common.service.health import ReadyCheck, ops_router
 from common.service.middleware import BodyLimitMiddleware, envelope_middleware
@@ -62,4 +63,5 @@ def create_app(service: str, settings: ServiceSettings, load: Hook | None = None
                            allow_headers=["*"], expose_headers=["X-Request-ID"])
     app.middleware("http")(envelope_middleware(service, settings, make_auth_dependency(settings)))
     include_routers(app, ops_router(service, ready))
+    state_settings_in_schema(app, settings)
     return app

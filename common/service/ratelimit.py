@@ -19,8 +19,8 @@ import math
 import time
 
 from limits import RateLimitItem, parse
-from limits.storage import storage_from_string  # also builds the async+ storages
 from limits.aio.strategies import MovingWindowRateLimiter
+from limits.storage import storage_from_string  # also builds the async+ storages
 from starlette.requests import Request
 
 from common.config import ServiceSettings
