@@ -11,6 +11,9 @@ from common.errors import bad_request
 
 ALLOWED_DTYPES = {"float32", "float16", "float64", "int16"}
 FLOAT32_MAX = float(np.finfo(np.float32).max)
+# Speaker embeddings are unit-norm (GE2E), so every value lies within [-1, 1]; far larger ones overflow
+# Tacotron's float32 layers (an embedding of 1e38s came back as a mel of NaN, JSON nulls).
+EMBEDDING_BOUND = 1.0
 SEED_MAX = 2 ** 32 - 1  # numpy's RandomState (Griffin-Lim phases) takes no more; a larger seed was a 500
 
 
@@ -105,3 +108,9 @@ def encode_array(arr: np.ndarray, compact: bool, dtype: str = "float32"):
     if not compact:
         return arr.astype(np.float64).tolist()
     return {"dtype": dtype, "shape": list(arr.shape), "data": base64.b64encode(arr.tobytes()).decode("ascii")}
+
+
+def check_embedding_range(embeddings: np.ndarray, name: str = "embedding") -> None:
+    peak = float(np.max(np.abs(embeddings)))
+    if peak > EMBEDDING_BOUND:
+        raise bad_request(f"{name}: values must lie within [-1, 1] (speaker embeddings are unit-norm), got {peak:.3g}")

@@ -3,7 +3,7 @@ from typing import Annotated
 from pydantic import BaseModel, Field, WithJsonSchema
 
 from common.openapi import setting
-from common.wire import SEED_MAX, STRICT, json_int, shaped
+from common.wire import EMBEDDING_BOUND, SEED_MAX, STRICT, json_int, shaped
 
 EMBEDDING = 256  # GE2E's, the size every RTVC synthesizer takes (validate_inputs checks the model's own)
 # Something to speak: a letter or digit somewhere (Python's \w is str.isalnum or "_", as unspeakable_reason has it).
@@ -17,7 +17,7 @@ class SynthesizeRequest(BaseModel):
     model_config = STRICT
     text: Texts = Field(description="one text or a batch; long texts are split at sentence ends")
     embedding: shaped(((EMBEDDING, EMBEDDING),), ((1, setting("max_batch_texts")), (EMBEDDING, EMBEDDING)),
-                      low=-1, high=1) = Field(
+                      low=-EMBEDDING_BOUND, high=EMBEDDING_BOUND) = Field(
         description="speaker embedding (256,) for all texts, or one per text (N, 256); unit-norm, so in [-1, 1]")
     return_alignments: bool = False
     compact: bool = Field(False, description="return arrays in the compact base64 form")
@@ -42,7 +42,7 @@ class SynthesizeResponse(BaseModel):
 
 class SeedInferenceRequest(BaseModel):
     model_config = STRICT
-    embed: shaped(((EMBEDDING, EMBEDDING),), low=-1, high=1)
+    embed: shaped(((EMBEDDING, EMBEDDING),), low=-EMBEDDING_BOUND, high=EMBEDDING_BOUND)
     text: Text
 
 
