@@ -26,12 +26,21 @@ class WorkToken:
     def __init__(self, deadline_s: float | None = None):
         self._stopped = threading.Event()
         self._reason: WorkStopped | None = None
+        self._on_stop: list[Callable[[], object]] = []
         self.deadline = time.monotonic() + deadline_s if deadline_s else None
 
     def stop(self, reason: str) -> None:
         if not self._stopped.is_set():
             self._reason = WorkStopped(reason)
             self._stopped.set()
+            for callback in list(self._on_stop):
+                callback()
+
+    def on_stop(self, callback: Callable[[], object]) -> Callable[[], None]:
+        """Call `callback` when the token is stopped (on the thread that stops it: the event loop, where
+        request_work stops tokens); returns the function that forgets it again."""
+        self._on_stop.append(callback)
+        return lambda: callback in self._on_stop and self._on_stop.remove(callback)
 
     def expired(self) -> bool:
         return self._stopped.is_set() or (self.deadline is not None and time.monotonic() > self.deadline)
@@ -62,7 +71,9 @@ def check_all(tokens: Iterable[WorkToken | None]) -> Callable[[], None] | None:
 @asynccontextmanager
 async def request_work(request, deadline_s: float | None, service: str):
     """A token for one request's model work (its body already read): stopped when the client disconnects
-    and when the request ends, so nothing keeps computing for a response nobody will read.
+    and when the request ends, so nothing keeps computing for a response nobody will read. On a stage the
+    work also waits for one of its MAX_CONCURRENT slots (the app's `admission`, common.admission), or gets
+    503 busy at once when MAX_QUEUED requests are already waiting.
 
     The watcher waits on the ASGI receive channel, where the server's next message after the body can only be
     `http.disconnect`. (`request.is_disconnected()` never sees it behind a BaseHTTPMiddleware: its
@@ -75,8 +86,13 @@ async def request_work(request, deadline_s: float | None, service: str):
         token.stop("the client closed the connection")
 
     watcher = asyncio.create_task(watch())
+    admission = getattr(request.app.state, "admission", None)
     try:
-        yield token
+        if admission is None:
+            yield token
+        else:
+            async with admission.slot(token):
+                yield token
     except WorkStopped as exc:
         WORK_STOPPED.labels(service, exc.code).inc()
         raise

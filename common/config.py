@@ -35,3 +35,14 @@ class ServiceSettings(BaseSettings):
 
     def origin_list(self) -> list[str]:
         return [o.strip() for o in self.cors_origins.split(",") if o.strip()]
+
+
+class StageSettings(ServiceSettings):
+    """What the three stages (encoder, synthesizer, vocoder) share beyond every service's settings."""
+    # 4 at once: the synthesizer interleaves the turns of the requests it runs (synthesizer_svc.work), so a
+    # short request admitted beside long ones waits about one turn, not for them; the model thread runs one
+    # call at a time anyway, so more running requests only stretch every one's wait between turns.
+    max_concurrent: int = Field(4, ge=1, description="requests doing model work at once; more wait in the queue")
+    # Queue time counts against COMPUTE_DEADLINE_S, so a longer queue than the running requests can drain
+    # within it only turns waits into 504s; past the queue, a client is told at once (503 busy, Retry-After).
+    max_queued: int = Field(16, ge=0, description="requests waiting for a slot; beyond, 503 busy with Retry-After")

@@ -13,3 +13,5 @@ WORK_STOPPED = Counter("voxclone_work_stopped_total", "Requests whose model work
                        ["service", "reason"])
 BATCH_ITEMS = Histogram("voxclone_batch_items", "Requests served by one micro-batched model call", ["service"],
                         buckets=(1, 2, 3, 4, 6, 8, 12, 16, 32))
+ADMISSION = Gauge("voxclone_admission_requests", "Requests holding (running) or waiting for (waiting) a slot for "
+                  "model work (MAX_CONCURRENT, MAX_QUEUED)", ["service", "state"])

@@ -5,6 +5,10 @@ Stage routers take `error_responses(...)` with the statuses they can return; the
 """
 from pydantic import BaseModel
 
+# Placeholders for schema values read from the running service's settings (resolve_settings): integers, as
+# FastAPI validates the schema (maxItems >= 0...) before we see it, and far above any real bound.
+_PLACEHOLDERS: dict[int, str] = {}
+
 
 class ErrorDetail(BaseModel):
     code: str
@@ -24,6 +28,7 @@ WHY = {
     422: "invalid input (also JSON that does not parse or nests too deeply)",
     429: "rate limited (per key, or failed key checks per address); see Retry-After",
     431: "request headers over MAX_HEADER_BYTES",
+    503: "busy: MAX_CONCURRENT requests running and MAX_QUEUED waiting; see Retry-After",
     499: "the client closed the connection before the work was done",
     504: "the request's compute deadline (COMPUTE_DEADLINE_S) passed",
 }
@@ -33,3 +38,36 @@ COMMON = (401, 413, 422, 429, 431)
 
 def error_responses(*statuses: int) -> dict:
     return {s: {"model": ErrorBody, "description": WHY[s]} for s in sorted(set(COMMON + statuses))}
+
+
+def setting(name: str) -> int:
+    """A schema value that is the service's setting `name` (MAX_TEXT_CHARS, MAX_MEL_FRAMES...), filled in when
+    the app's schema is built, so the schema states the limits this server enforces, not the defaults."""
+    for placeholder, known in _PLACEHOLDERS.items():
+        if known == name:
+            return placeholder
+    placeholder = 2_000_000_001 + len(_PLACEHOLDERS)
+    _PLACEHOLDERS[placeholder] = name
+    return placeholder
+
+
+def resolve_settings(node, settings):
+    if isinstance(node, dict):
+        return {k: resolve_settings(v, settings) for k, v in node.items()}
+    if isinstance(node, list):
+        return [resolve_settings(v, settings) for v in node]
+    if isinstance(node, (int, float)) and not isinstance(node, bool) and node in _PLACEHOLDERS:
+        return getattr(settings, _PLACEHOLDERS[node])
+    return node
+
+
+def state_settings_in_schema(app, settings) -> None:
+    """Make `app.openapi()` fill in every `setting(...)` placeholder from `settings`."""
+    build = app.openapi
+
+    def openapi() -> dict:
+        if not getattr(app, "_settings_resolved", False):
+            app.openapi_schema = resolve_settings(build(), settings)
+            app._settings_resolved = True
+        return app.openapi_schema
+    app.openapi = openapi

@@ -1,7 +1,9 @@
 """The encoder's HTTP routes: parse the request, one call into the runtime, shape the response."""
 from fastapi import APIRouter, Request
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from common.audio_decode import DecodeLimits, read_audio_upload
+from common.cancel import request_work
 from common.errors import APIError, parse_body
 from common.openapi import error_responses
 from common.service import run_model
@@ -10,8 +12,8 @@ from encoder_svc.deps import Runtime
 from encoder_svc.runtime import EmbedResult, embed_waveform
 from encoder_svc.schemas import EmbedRequest, EmbedResponse, SeedInferenceRequest, SeedInferenceResponse
 
-router = APIRouter(tags=["encoder"], responses=error_responses(415))
-EMBED_BODY = {"requestBody": {"content": {
+router = APIRouter(tags=["encoder"], responses=error_responses(415, 499, 503, 504))
+EMBED_BODY = {"requestBody": {"required": True, "content": {
     "application/json": {"schema": EmbedRequest.model_json_schema()},
     "multipart/form-data": {"schema": {"type": "object", "required": ["file"], "properties": {
         "file": {"type": "string", "format": "binary"}, "preprocess": {"type": "boolean"},
@@ -33,7 +35,10 @@ def embed_response(result: EmbedResult, return_partials: bool, compact: bool) ->
 async def read_embed_request(request: Request, limits: DecodeLimits):
     """(wav, sample rate, options) from JSON `{wav, sample_rate}` or a multipart `file` upload."""
     if request.headers.get("content-type", "").startswith("multipart/form-data"):
-        form = await request.form()
+        try:
+            form = await request.form()
+        except StarletteHTTPException as exc:  # Starlette's 400 for a body that is not multipart at all
+            raise APIError(422, "invalid_multipart", f"the multipart body does not parse: {exc.detail}") from None
         upload = form.get("file")
         if upload is None or isinstance(upload, str):
             raise APIError(422, "invalid_request", "multipart body needs an audio `file` field")
@@ -51,13 +56,15 @@ async def read_embed_request(request: Request, limits: DecodeLimits):
 async def embed(request: Request, runtime: Runtime):
     """JSON `{wav, sample_rate}` or a multipart upload `file` (wav/flac/ogg/mp3, any rate)."""
     wav, rate, opts = await read_embed_request(request, runtime.settings.decode_limits())
-    result = await run_model(embed_waveform, runtime, wav, rate, opts["preprocess"])
+    async with request_work(request, runtime.settings.compute_deadline_s, "encoder"):
+        result = await run_model(embed_waveform, runtime, wav, rate, opts["preprocess"])
     return embed_response(result, opts["return_partials"], opts["compact"])
 
 
 @router.post("/inference", tags=["seed-compatible"], response_model=SeedInferenceResponse)
-async def inference(body: SeedInferenceRequest, runtime: Runtime):
+async def inference(body: SeedInferenceRequest, request: Request, runtime: Runtime):
     """The seed projects' shape: `{wav: [float], sr}` -> `{embed: [float]}`."""
     wav = decode_array(body.wav, "wav", ndim=(1,))
-    result = await run_model(embed_waveform, runtime, wav, body.sr, True)
+    async with request_work(request, runtime.settings.compute_deadline_s, "encoder"):
+        result = await run_model(embed_waveform, runtime, wav, body.sr, True)
     return SeedInferenceResponse(embed=result.embedding.embedding.tolist())

@@ -2,10 +2,10 @@
 from pydantic import Field
 
 from common.audio_decode import DecodeLimits
-from common.config import ServiceSettings
+from common.config import StageSettings
 
 
-class EncoderSettings(ServiceSettings):
+class EncoderSettings(StageSettings):
     port: int = 8001
     encoder_checkpoint: str = ""
     max_audio_channels: int = Field(8, description="uploads with more channels are refused before decoding")

@@ -1,10 +1,10 @@
 """The orchestrator's long-running tasks besides serving: job workers (SQLite queue), webhook delivery,
-retention (JOB_TTL_S), and feeding webhooks handed over by Redis workers. /readyz reports any task that died."""
+retention (JOB_TTL_S), and the feed that claims pending webhooks from the job store. /readyz reports any task that died."""
 import asyncio
 import logging
 
 from common.outbound import OutboundPolicy
-from orchestrator_svc.jobs.webhooks import WebhookQueue, WebhookSender, payload_of
+from orchestrator_svc.jobs.webhooks import WebhookQueue, WebhookSender
 
 log = logging.getLogger("voxclone.background")
 
@@ -16,16 +16,24 @@ def outbound_policy(settings) -> OutboundPolicy:
 def webhook_queue(settings, jobs) -> WebhookQueue:
     sender = WebhookSender(outbound_policy(settings), settings.webhook_secret,
                            deadline_s=settings.webhook_deadline_s)
-    return WebhookQueue(sender, lambda jid, ok: jobs.set_webhook_status(jid, "delivered" if ok else "failed"))
+    return WebhookQueue(sender, lambda jid, ok: jobs.set_webhook_status(jid, "delivered" if ok else "failed"),
+                        jobs.release_webhook)
 
 
-def notifier(jobs, webhooks: WebhookQueue):
-    """What a job worker calls with a finished job: hand the webhook over, never wait for it."""
+def webhook_lease_s(deadline_s: float) -> float:
+    """How long a claimed delivery is this process's: one delivery waited for and its own, each at most
+    WEBHOOK_DEADLINE_S (WebhookQueue.room), plus 30 s for the store calls around them. A process that dies
+    holding one leaves it to be claimed again once this has passed."""
+    return 2 * deadline_s + 30
+
+
+def notifier(jobs, due: asyncio.Event):
+    """What a job worker calls with a finished job: the webhook is kept in the store as pending (it survives
+    a restart) and the feed is woken to claim it; never waits for the delivery."""
     async def notify(job: dict) -> None:
-        url = job["params"].get("webhook_url")
-        if url:
-            await asyncio.to_thread(jobs.set_webhook_status, job["id"], "pending")
-            webhooks.submit(job["id"], url, payload_of(job))
+        if job["params"].get("webhook_url"):
+            await asyncio.to_thread(jobs.hand_over_webhook, job)
+            due.set()
     return notify
 
 
@@ -43,16 +51,23 @@ async def retention_loop(jobs, results, ttl_s: float) -> None:
         await asyncio.sleep(sweep_interval_s(ttl_s))
 
 
-async def redis_webhook_feed(jobs, webhooks: WebhookQueue) -> None:
-    """Redis workers push finished jobs' webhooks to a list; this process's webhook tasks deliver them."""
+async def webhook_feed(jobs, webhooks: WebhookQueue, lease_s: float, due: asyncio.Event,
+                       poll_s: float = 1.0) -> None:
+    """Claim pending deliveries from the job store (this process's jobs, Redis workers' jobs, and at start-up
+    those a stopped or crashed orchestrator left) and hand them to the webhook tasks. Woken by `due`; polls
+    every `poll_s` for deliveries handed over by other processes or whose sender's lease ran out."""
     while True:
         try:
-            item = await asyncio.to_thread(jobs.next_webhook, 1.0)
-            if item:
-                webhooks.submit(item["id"], item["url"], item["payload"])
+            if room := webhooks.room():
+                for item in await asyncio.to_thread(jobs.claim_webhooks, lease_s, room):
+                    webhooks.submit(item["id"], item["url"], item["payload"])
         except Exception:
             log.exception("webhook feed error")
-            await asyncio.sleep(1.0)
+        try:
+            await asyncio.wait_for(due.wait(), poll_s)
+        except TimeoutError:
+            pass
+        due.clear()
 
 
 class Background:
@@ -79,3 +94,5 @@ class Background:
         for task in everything:
             task.cancel()  # job workers release their job (queued again at once) when cancelled
         await asyncio.gather(*everything, return_exceptions=True)
+        if self.webhooks is not None:
+            await self.webhooks.stop()  # undelivered webhooks go back to the store for the next start

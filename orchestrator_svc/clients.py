@@ -1,8 +1,8 @@
 """HTTP clients for the stage services: pooled connections, round-robin over replicas, bounded retries.
 
 A replica that refuses connections is skipped for `cooldown_s`; requests go to the others (per-stage scaling).
-Errors are mapped to what the caller of the orchestrator should see: 503 no replica, 504 timeout, 502 a stage
-failed, and a stage's own 4xx passes through with its message.
+Errors are mapped to what the caller of the orchestrator should see: 503 no replica or a busy one (with its
+Retry-After), 504 timeout, 502 a stage failed, and a stage's own 4xx passes through with its message.
 """
 import asyncio
 import itertools
@@ -102,9 +102,10 @@ def check_stage_response(stage: str, resp: httpx.Response) -> httpx.Response:
         message, code = err.get("message", resp.text[:200]), err.get("code", "stage_error")
     except ValueError:
         message, code = resp.text[:200], "stage_error"
-    if resp.status_code == 429:
-        # The stage's limit, not the user's: the user may retry, so 503 with the stage's Retry-After, never a
-        # 502 that reads as a failure. Users' own 429s come from the orchestrator's limiter.
+    if resp.status_code == 429 or (resp.status_code == 503 and code == "busy"):
+        # The stage's limit (its rate limit, or all its MAX_CONCURRENT slots and MAX_QUEUED places taken), not
+        # the user's: the user may retry, so 503 with the stage's Retry-After, never a 502 that reads as a
+        # failure. Users' own 429s come from the orchestrator's limiter.
         retry_after = resp.headers.get("retry-after", "")
         raise APIError(503, "stage_busy", f"the {stage} stage is busy; retry shortly",
                        headers={"Retry-After": retry_after if retry_after.isdigit() else "1"})

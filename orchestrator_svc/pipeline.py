@@ -11,7 +11,7 @@ from common.errors import bad_request
 from common.service import run_blocking
 from common.stage_results import EncodedAudio, TextMel
 from common.text import speakable_sentences
-from common.wire import CompactArray, decode_array, encode_array
+from common.wire import CompactArray, check_embedding_range, decode_array, encode_array
 from orchestrator_svc.clients import StagePool
 from orchestrator_svc.voices import VoiceStore
 
@@ -118,4 +118,5 @@ def check_embedding(embedding: np.ndarray) -> np.ndarray:
     embedding = np.asarray(embedding, dtype=np.float32).reshape(-1)
     if embedding.size != EMBEDDING_SIZE:
         raise bad_request(f"embedding: expected {EMBEDDING_SIZE} values, got {embedding.size}")
+    check_embedding_range(embedding)  # refused here, not by the synthesizer at every later use of the voice
     return embedding

@@ -10,8 +10,9 @@ from orchestrator_svc.background import (
     Background,
     notifier,
     outbound_policy,
-    redis_webhook_feed,
     retention_loop,
+    webhook_feed,
+    webhook_lease_s,
     webhook_queue,
 )
 from orchestrator_svc.clients import StagePool
@@ -94,12 +95,14 @@ def build(settings: OrchestratorSettings, mounts: dict | None = None) -> Orchest
     tasks = parts.background
     tasks.start_webhooks(webhook_queue(settings, parts.jobs))
     tasks.add("retention", retention_loop(parts.jobs, parts.results, settings.job_ttl_s))
+    # Pending webhooks live in the job store: this process's, Redis workers', and those left by a restart.
+    due = asyncio.Event()
+    tasks.add("webhook_feed", webhook_feed(parts.jobs, tasks.webhooks, webhook_lease_s(settings.webhook_deadline_s),
+                                           due))
     if redis is not None:
-        # Redis jobs run in separate worker processes (python -m orchestrator_svc.worker); their webhooks here.
-        tasks.add("webhook_feed", redis_webhook_feed(parts.jobs, tasks.webhooks))
-        return parts
+        return parts  # Redis jobs run in separate worker processes (python -m orchestrator_svc.worker)
     from orchestrator_svc.jobs.runner import worker_loop
-    notify = notifier(parts.jobs, tasks.webhooks)
+    notify = notifier(parts.jobs, due)
     for _ in range(settings.job_workers):
         tasks.add("job_workers", worker_loop(parts.jobs, parts.results, pipeline, notify, parts.stop_workers))
     return parts

@@ -16,7 +16,7 @@ from synthesizer_svc.schemas import (
 )
 from synthesizer_svc.work import synthesize_request
 
-router = APIRouter(tags=["synthesizer"], responses=error_responses(499, 504))
+router = APIRouter(tags=["synthesizer"], responses=error_responses(499, 503, 504))
 
 
 @router.get("/v1/info")

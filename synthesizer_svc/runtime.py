@@ -10,6 +10,7 @@ from common.checkpoints import file_sha256
 from common.errors import APIError, bad_request
 from common.metrics import MODEL_LOAD
 from common.text import unspeakable_reason
+from common.wire import check_embedding_range
 from synthesizer_svc.inference import load_synthesizer
 from synthesizer_svc.model import Tacotron
 from synthesizer_svc.settings import SynthesizerSettings
@@ -50,6 +51,7 @@ def validate_inputs(settings: SynthesizerSettings, texts: list[str], embeddings:
             raise bad_request(f"text[{i}]: {reason}")
     if embeddings.shape[-1] != emb_size:
         raise bad_request(f"embedding: expected {emb_size} values per speaker, got {embeddings.shape[-1]}")
+    check_embedding_range(embeddings)
     if embeddings.ndim == 2 and embeddings.shape[0] not in (1, len(texts)):
         raise bad_request(f"embedding: {embeddings.shape[0]} embeddings for {len(texts)} texts")
     return np.broadcast_to(embeddings.reshape(-1, emb_size), (len(texts), emb_size)).copy()

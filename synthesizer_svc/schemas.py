@@ -1,15 +1,28 @@
-from pydantic import BaseModel, Field
+from typing import Annotated
 
-from common.wire import SEED_MAX, ArrayIn
+from pydantic import BaseModel, Field, WithJsonSchema
+
+from common.openapi import setting
+from common.wire import EMBEDDING_BOUND, SEED_MAX, STRICT, json_int, shaped
+
+EMBEDDING = 256  # GE2E's, the size every RTVC synthesizer takes (validate_inputs checks the model's own)
+# Something to speak: a letter or digit somewhere (Python's \w is str.isalnum or "_", as unspeakable_reason has it).
+ONE_TEXT = {"type": "string", "maxLength": setting("max_text_chars"), "pattern": r"[^\W_]"}
+Texts = Annotated[str | list[str], WithJsonSchema({"anyOf": [ONE_TEXT, {
+    "type": "array", "minItems": 1, "maxItems": setting("max_batch_texts"), "items": ONE_TEXT}]})]
+Text = Annotated[str, WithJsonSchema(ONE_TEXT)]
 
 
 class SynthesizeRequest(BaseModel):
-    text: str | list[str] = Field(description="one text or a batch; long texts are split at sentence ends")
-    embedding: ArrayIn = Field(description="speaker embedding (256,) for all texts, or one per text (N, 256)")
+    model_config = STRICT
+    text: Texts = Field(description="one text or a batch; long texts are split at sentence ends")
+    embedding: shaped(((EMBEDDING, EMBEDDING),), ((1, setting("max_batch_texts")), (EMBEDDING, EMBEDDING)),
+                      low=-EMBEDDING_BOUND, high=EMBEDDING_BOUND) = Field(
+        description="speaker embedding (256,) for all texts, or one per text (N, 256); unit-norm, so in [-1, 1]")
     return_alignments: bool = False
     compact: bool = Field(False, description="return arrays in the compact base64 form")
-    seed: int | None = Field(None, ge=0, le=SEED_MAX, description="fix the pre-net dropout noise for repeatable output")
-    max_frames: int | None = Field(None, ge=10, description="frame cap per sentence (default: service setting)")
+    seed: json_int(ge=0, le=SEED_MAX) | None = Field(None, description="fix the pre-net dropout noise for repeatable output")
+    max_frames: json_int(ge=10) | None = Field(None, description="frame cap per sentence (default: service setting)")
 
 
 class SynthesizedMel(BaseModel):
@@ -28,8 +41,9 @@ class SynthesizeResponse(BaseModel):
 
 
 class SeedInferenceRequest(BaseModel):
-    embed: ArrayIn
-    text: str
+    model_config = STRICT
+    embed: shaped(((EMBEDDING, EMBEDDING),), low=-EMBEDDING_BOUND, high=EMBEDDING_BOUND)
+    text: Text
 
 
 class SeedInferenceResponse(BaseModel):

@@ -1,11 +1,11 @@
 """Every synthesizer setting, from the environment (see README "Settings")."""
 from pydantic import Field
 
-from common.config import ServiceSettings
+from common.config import StageSettings
 from common.paths import DEFAULT_SYNTHESIZER
 
 
-class SynthesizerSettings(ServiceSettings):
+class SynthesizerSettings(StageSettings):
     port: int = 8002
     synthesizer_checkpoint: str = str(DEFAULT_SYNTHESIZER)
     max_frames_per_sentence: int = 1000

@@ -63,6 +63,7 @@ def test_clone_and_tts_through_the_routers(apps):
     ("/v1/tts", {"json": {"text": "hello", "voice_id": "voice_nope"}}, 404, "voice_nope"),
     ("/v1/audio/speech", {"json": {"input": "Hi.", "voice": "voice_nope"}}, 400, "voice_nope"),
     ("/v1/voices", {"json": {"name": "bad", "embedding": [0.1] * 3}}, 422, "256"),
+    ("/v1/voices", {"json": {"name": "loud", "embedding": [2.0] * 256}}, 422, "unit-norm"),
     ("/v1/jobs", {"data": {"text": "hi", "webhook_url": "ftp://x"}, "files": {"reference_audio": ("r.wav", REF)}},
      422, "webhook_url"),
     ("/v1/jobs", {"data": {"text": "hi"}, "files": {"reference_audio": ("r.wav", b"")}}, 422, "empty"),

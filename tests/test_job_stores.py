@@ -1,5 +1,7 @@
 """One set of tests for every JobStore and ResultStore: the SQLite queue and Redis record, disk and Redis
 results, each method with the same meaning (Redis from a real redis-server)."""
+import time
+
 import pytest
 
 from orchestrator_svc.jobs.redis_store import RedisJobStore
@@ -80,3 +82,41 @@ def test_result_store_round_trip(results):
     assert results.get("job_none.wav") is None
     results.put("job_a.wav", b"audio bytes")
     assert results.get("job_a.wav") == b"audio bytes" and results.url("job_a.wav") is None
+
+
+def test_release_puts_a_running_job_back_uncounted(store):
+    jid = store.create(b"ref", PARAMS)
+    store.release(jid)                                   # not running: nothing to give back
+    assert store.get(jid)["status"] == "queued" and store.get(jid)["attempts"] == 0
+    store.start_attempt(jid)
+    store.release(jid)                                   # its worker is shutting down
+    job = store.get(jid)
+    assert job["status"] == "queued" and job["attempts"] == 0 and store.reference(jid) == b"ref"
+    store.start_attempt(jid)
+    store.succeed(jid, f"{jid}.wav")
+    store.release(jid)                                   # finished: stays finished
+    assert store.get(jid)["status"] == "succeeded"
+
+
+def test_pending_webhooks_are_kept_claimed_once_and_given_back(store):
+    params = {**PARAMS, "webhook_url": "https://example.com/hook"}
+    jid = store.create(b"ref", params)
+    store.start_attempt(jid)
+    store.succeed(jid, f"{jid}.wav")
+    def mine(items):  # this job's deliveries only: the Redis store is shared by the session
+        return [i for i in items if i["id"] == jid]
+    assert mine(store.claim_webhooks(60, 100)) == []          # nothing handed over yet
+    store.hand_over_webhook(store.get(jid))
+    assert store.get(jid)["webhook_status"] == "pending"
+    (item,) = mine(store.claim_webhooks(60, 100))
+    assert item == {"id": jid, "url": "https://example.com/hook",
+                    "payload": {"id": jid, "status": "succeeded", "error": None, "result_path": f"/v1/jobs/{jid}/result"}}
+    assert mine(store.claim_webhooks(60, 100)) == []          # held by its claimer for the lease
+    store.release_webhook(jid)                                # its sender stopped before delivering
+    assert mine(store.claim_webhooks(1.0, 100)) == [item]     # claimable again at once
+    assert mine(store.claim_webhooks(60, 100)) == []
+    time.sleep(1.2)
+    assert mine(store.claim_webhooks(60, 100)) == [item]      # the claimer's lease ran out (it died)
+    store.set_webhook_status(jid, "delivered")
+    store.release_webhook(jid)                                # too late to give back: delivered stays
+    assert store.get(jid)["webhook_status"] == "delivered" and mine(store.claim_webhooks(0, 100)) == []

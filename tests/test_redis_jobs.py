@@ -105,6 +105,40 @@ def test_no_redis_job_lost_when_orchestrator_restarts_and_worker_dies(urls, tmp_
         web.stop()
 
 
+def test_rq_worker_releases_its_job_on_sigterm(urls, tmp_path, redis_url):
+    """SIGTERM to an rq worker mid-job: the job is queued again at once (out of rq's started registry, the
+    attempt uncounted), not finished by the stopping worker nor left `running` until rq's abandoned-job check;
+    a second worker already waiting takes it and finishes it."""
+    from redis import Redis
+    from rq import Queue
+    from rq.registry import StartedJobRegistry
+
+    from orchestrator_svc.jobs.redis_store import QUEUE_NAME
+    web = orchestrator(urls, tmp_path, REDIS_URL=redis_url).start()
+    first = rq_worker(urls, tmp_path, redis_url, "worker1")
+    second = rq_worker(urls, tmp_path, redis_url, "worker2")
+    started = StartedJobRegistry(queue=Queue(QUEUE_NAME, connection=Redis.from_url(redis_url)))
+    text = " ".join(["This sentence keeps the synthesizer busy for a while."] * 8)
+    try:
+        web.wait_ready()
+        first.start()
+        jid = submit(web.url, text).json()["id"]
+        wait_for(lambda: job_status(web.url, jid)["status"] == "running", 60, interval=0.05,
+                 what="the first worker to take the job")
+        first.proc.send_signal(signal.SIGTERM)
+        first.proc.wait(20)  # it stops without finishing the job
+        job = job_status(web.url, jid)
+        assert (job["status"], job["attempts"]) == ("queued", 0), job
+        assert jid not in started.get_job_ids()
+        second.start()
+        done = wait_for_job(web.url, jid, timeout=180)
+        assert done["status"] == "succeeded" and done["attempts"] == 1
+    finally:
+        second.stop()
+        first.stop()
+        web.stop()
+
+
 @pytest.fixture(scope="module")
 def s3_endpoint(tmp_path_factory):
     port = free_port()

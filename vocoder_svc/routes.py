@@ -13,7 +13,7 @@ from vocoder_svc.inference import backend_sample_rate
 from vocoder_svc.runtime import validate_mel, vocode_request
 from vocoder_svc.schemas import SeedInferenceRequest, SeedInferenceResponse, VocodeRequest, VocodeResponse
 
-router = APIRouter(tags=["vocoder"], responses=error_responses(409, 499, 504))
+router = APIRouter(tags=["vocoder"], responses=error_responses(409, 499, 503, 504))
 AUDIO_TYPES = {media: {} for media in AUDIO_MEDIA_TYPES}
 
 

@@ -1,18 +1,24 @@
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, WithJsonSchema
 
 from common.audio_encode import AudioFormat
-from common.wire import SEED_MAX, ArrayIn
+from common.openapi import setting
+from common.wire import SEED_MAX, STRICT, json_int, shaped
+
+# (80, T): RTVC's mel bands, at least 2 frames, at most MAX_MEL_FRAMES (runtime.validate_mel).
+Mel = shaped(((80, 80), (2, setting("max_mel_frames"))))
 
 
 class VocodeRequest(BaseModel):
-    mel: ArrayIn = Field(description="(80, T) log-mel in [-4, 4], 16 kHz, hop 200")
+    model_config = STRICT
+    mel: Mel = Field(description="(80, T) log-mel in [-4, 4], 16 kHz, hop 200")
     backend: Literal["hifigan", "wavernn", "griffinlim"] | None = Field(None, description="default: the service setting")
-    sample_rate: int = Field(16000, description="rate the mel was made at; only 16000 is supported")
+    sample_rate: Annotated[json_int(), WithJsonSchema({"type": "integer", "enum": [16000]})] = Field(
+        16000, description="rate the mel was made at; only 16000 is supported")
     compact: bool = False
     format: AudioFormat = Field("wav", description="for audio responses (Accept: audio/*)")
-    seed: int | None = Field(0, ge=0, le=SEED_MAX,
+    seed: json_int(ge=0, le=SEED_MAX) | None = Field(0,
                              description="Griffin-Lim phase seed / WaveRNN sampling seed (null: random)")
 
 
@@ -23,7 +29,8 @@ class VocodeResponse(BaseModel):
 
 
 class SeedInferenceRequest(BaseModel):
-    spec: ArrayIn
+    model_config = STRICT
+    spec: Mel
 
 
 class SeedInferenceResponse(BaseModel):

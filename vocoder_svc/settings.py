@@ -3,12 +3,12 @@ from typing import Literal
 
 from pydantic import Field
 
-from common.config import ServiceSettings
+from common.config import StageSettings
 from common.paths import DEFAULT_VOCODER
 from vocoder_svc.hifigan_runtime import DEFAULT_VOICE, ENGINES, VOICES
 
 
-class VocoderSettings(ServiceSettings):
+class VocoderSettings(StageSettings):
     port: int = 8003
     vocoder_checkpoint: str = str(DEFAULT_VOCODER)
     default_backend: str = "auto"      # auto: hifigan when its wheel is installed, else wavernn, else griffinlim

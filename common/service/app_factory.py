@@ -6,9 +6,11 @@ from contextlib import asynccontextmanager
 from fastapi import APIRouter, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
-from common.config import ServiceSettings
+from common.admission import Admission
+from common.config import ServiceSettings, StageSettings
 from common.errors import install_error_handlers
 from common.logs import configure_logging
+from common.openapi import state_settings_in_schema
 from common.service.auth import make_auth_dependency
 from common.service.health import ReadyCheck, ops_router
 from common.service.middleware import BodyLimitMiddleware, envelope_middleware
@@ -51,6 +53,8 @@ def create_app(service: str, settings: ServiceSettings, load: Hook | None = None
                   lifespan=make_lifespan(service, settings, load, close))
     app.state.settings = settings
     app.state.service = service
+    if isinstance(settings, StageSettings):  # common.cancel.request_work admits model work through it
+        app.state.admission = Admission(service, settings.max_concurrent, settings.max_queued)
     install_error_handlers(app)
     # Added innermost first: the envelope (request id, auth, metrics) wraps everything else.
     app.add_middleware(BodyLimitMiddleware, limit=settings.max_upload_bytes)
@@ -59,4 +63,5 @@ def create_app(service: str, settings: ServiceSettings, load: Hook | None = None
                            allow_headers=["*"], expose_headers=["X-Request-ID"])
     app.middleware("http")(envelope_middleware(service, settings, make_auth_dependency(settings)))
     include_routers(app, ops_router(service, ready))
+    state_settings_in_schema(app, settings)
     return app

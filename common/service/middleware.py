@@ -24,14 +24,14 @@ def envelope_middleware(service: str, settings: ServiceSettings, auth):
         """The 401 or 429 a request gets before it reaches a route, or None."""
         if request.method == "OPTIONS" or is_open(request.url.path):
             return None
-        if settings.key_list() and (wait := limits.over_auth_failures(request)):
+        if settings.key_list() and (wait := await limits.over_auth_failures(request)):
             return too_many(request, "too many failed API key checks from this address", wait)
         try:
             await auth(request)
         except APIError as exc:
-            limits.auth_failed(request)
+            await limits.auth_failed(request)
             return error_response(request, exc.status, exc.code, exc.message, exc.headers)
-        if wait := limits.over_rate(request):
+        if wait := await limits.over_rate(request):
             return too_many(request, settings.rate_limit, wait)
         return None
 

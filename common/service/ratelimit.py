@@ -9,14 +9,18 @@ Stage-to-stage calls carry STAGE_API_KEY and are never counted: the users behind
 the orchestrator, instead of all sharing the stage key's bucket. Failed key checks are counted per client
 address; an address over AUTH_FAILURE_LIMIT gets 429 for everything that needs a key, right or wrong, so
 guessing keys gets no answer at all until the window passes.
+
+Counting is asynchronous (limits' `async+` storages; redis-py's asyncio client for Redis): a synchronous
+Redis round trip on every request would stop the event loop, and every other request and health check with
+it, for as long as Redis takes to answer.
 """
 import hmac
 import math
 import time
 
 from limits import RateLimitItem, parse
-from limits.storage import storage_from_string
-from limits.strategies import MovingWindowRateLimiter
+from limits.aio.strategies import MovingWindowRateLimiter
+from limits.storage import storage_from_string  # also builds the async+ storages
 from starlette.requests import Request
 
 from common.config import ServiceSettings
@@ -28,7 +32,7 @@ class RateLimits:
     """The limits of one service and the storage they count in (memory, or Redis shared by replicas)."""
 
     def __init__(self, settings: ServiceSettings):
-        self.window = MovingWindowRateLimiter(storage_from_string(settings.redis_url or "memory://"))
+        self.window = MovingWindowRateLimiter(rate_storage(settings.redis_url))
         self.per_key = parse(settings.rate_limit) if settings.rate_limit else None
         self.auth_failures = parse(settings.auth_failure_limit) if settings.auth_failure_limit else None
         self.stage_key = settings.stage_api_key.encode()
@@ -36,31 +40,38 @@ class RateLimits:
     def is_stage_call(self, request: Request) -> bool:
         return bool(self.stage_key) and hmac.compare_digest((presented_key(request) or "").encode(), self.stage_key)
 
-    def retry_after(self, limit: RateLimitItem, *bucket: str) -> str:
-        reset = self.window.get_window_stats(limit, *bucket).reset_time
+    async def retry_after(self, limit: RateLimitItem, *bucket: str) -> str:
+        reset = (await self.window.get_window_stats(limit, *bucket)).reset_time
         return str(max(1, math.ceil(reset - time.time())))
 
-    def over_auth_failures(self, request: Request) -> str | None:
+    async def over_auth_failures(self, request: Request) -> str | None:
         """Retry-After seconds when this address has failed the key check too often, else None."""
         if self.auth_failures is None:
             return None
         bucket = client_address(request)
-        if self.window.test(self.auth_failures, "authfail", bucket):
+        if await self.window.test(self.auth_failures, "authfail", bucket):
             return None
-        return self.retry_after(self.auth_failures, "authfail", bucket)
+        return await self.retry_after(self.auth_failures, "authfail", bucket)
 
-    def auth_failed(self, request: Request) -> None:
+    async def auth_failed(self, request: Request) -> None:
         if self.auth_failures is not None:
-            self.window.hit(self.auth_failures, "authfail", client_address(request))
+            await self.window.hit(self.auth_failures, "authfail", client_address(request))
 
-    def over_rate(self, request: Request) -> str | None:
+    async def over_rate(self, request: Request) -> str | None:
         """Count this request against its key's RATE_LIMIT; Retry-After seconds when over it, else None."""
         if self.per_key is None or self.is_stage_call(request):
             return None
         bucket = rate_limit_key(request)
-        if self.window.hit(self.per_key, "rate", bucket):
+        if await self.window.hit(self.per_key, "rate", bucket):
             return None
-        return self.retry_after(self.per_key, "rate", bucket)
+        return await self.retry_after(self.per_key, "rate", bucket)
+
+
+def rate_storage(redis_url: str):
+    """Redis (shared by replicas) through redis-py's asyncio client, or this process's memory."""
+    if not redis_url:
+        return storage_from_string("async+memory://")
+    return storage_from_string("async+" + redis_url, implementation="redispy")
 
 
 def client_address(request: Request) -> str:

@@ -13,12 +13,19 @@ from rq import Callback, Queue, Retry, Worker
 from rq.registry import StartedJobRegistry
 
 from orchestrator_svc.jobs.stores import JOB_FIELDS, new_job_id
-from orchestrator_svc.jobs.webhooks import payload_of
+from orchestrator_svc.jobs.webhooks import delivery_of
 
 QUEUE_NAME = "voxclone-clone"
 RUN_TASK = "orchestrator_svc.jobs.rq_tasks.run_clone_job"
 FAILURE_CALLBACK = "orchestrator_svc.jobs.rq_tasks.on_job_failure"
-WEBHOOKS_KEY = "voxclone:webhooks"            # outcomes waiting for delivery by the web process's webhook tasks
+WEBHOOKS_KEY = "voxclone:webhooks:pending"   # job id -> its sender's lease end (0: unclaimed), until delivered
+# Take up to ARGV[3] deliveries whose lease ended before ARGV[1] and lease them until ARGV[2], in one step, so
+# two orchestrators never both take one.
+CLAIM_SCRIPT = """
+local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, ARGV[3])
+for _, id in ipairs(ids) do redis.call('ZADD', KEYS[1], ARGV[2], id) end
+return ids
+"""
 EXPIRING_KEY = "voxclone:results:expiring"   # result name -> when it is to be deleted (for S3; Redis expires its own)
 
 
@@ -92,6 +99,14 @@ class RedisJobStore:
         if not again:
             self.redis.delete(self._key(jid) + ":ref")
 
+    def release(self, jid: str) -> None:
+        """Give a running job back (its worker is shutting down): queued again, the attempt not counted. The
+        rq job itself is put back on the queue by the worker (rq_tasks.ReleasingWorker)."""
+        job = self.get(jid)
+        if job is not None and job["status"] == "running":
+            self.redis.hset(self._key(jid), "attempts", max(job["attempts"] - 1, 0))
+            self._update(jid, status="queued")
+
     def sweep(self, ttl_s: float, delete_result) -> int:
         """Delete results whose JOB_TTL_S has passed (they may live in S3, which does not expire them); job
         records and references expire in Redis by themselves."""
@@ -103,15 +118,26 @@ class RedisJobStore:
 
     def hand_over_webhook(self, job: dict) -> None:
         self._update(job["id"], webhook_status="pending")
-        self.redis.rpush(WEBHOOKS_KEY, json.dumps({"id": job["id"], "url": job["params"]["webhook_url"],
-                                                   "payload": payload_of(job)}))
+        self.redis.zadd(WEBHOOKS_KEY, {job["id"]: 0})
 
-    def next_webhook(self, timeout_s: float = 1.0) -> dict | None:
-        item = self.redis.blpop([WEBHOOKS_KEY], timeout=timeout_s)
-        return json.loads(item[1]) if item else None
+    def claim_webhooks(self, lease_s: float, limit: int) -> list[dict]:
+        now = time.time()
+        ids = [i.decode() for i in self.redis.eval(CLAIM_SCRIPT, 1, WEBHOOKS_KEY, now, now + lease_s, limit)]
+        deliveries = []
+        for jid in ids:
+            job = self.get(jid)
+            if job is None or not job["params"].get("webhook_url"):
+                self.redis.zrem(WEBHOOKS_KEY, jid)  # the record expired: nothing left to tell
+            else:
+                deliveries.append(delivery_of(job))
+        return deliveries
+
+    def release_webhook(self, jid: str) -> None:
+        self.redis.zadd(WEBHOOKS_KEY, {jid: 0}, xx=True)
 
     def set_webhook_status(self, jid: str, status: str) -> None:
         self._update(jid, webhook_status=status)
+        self.redis.zrem(WEBHOOKS_KEY, jid)
 
     def depth(self) -> int:
         return self.queue.count + StartedJobRegistry(queue=self.queue).count

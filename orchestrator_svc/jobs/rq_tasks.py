@@ -73,11 +73,41 @@ def on_job_failure(job, connection, exc_type, exc_value, traceback) -> None:
         _finish(store, settings, job.id)
 
 
+class ReleasingWorker(Worker):
+    """An rq worker that gives its job back on SIGTERM/SIGINT instead of finishing it: the work-horse is
+    killed, the job goes back to the front of the queue (out of the started registry, so no heartbeat has to
+    expire) and our record to `queued` with the attempt uncounted, so another worker takes it at once.
+    rq's own warm shutdown would hold a deploy for the whole job (minutes for a long text), and a cold one
+    leaves the job `running` until rq's abandoned-job check (job_monitoring_interval + 60 s) and counts a
+    failed attempt."""
+
+    releasing: str | None = None
+
+    def request_stop(self, signum, frame):
+        job_id = self.get_current_job_id()
+        if job_id is None or not self.horse_pid:
+            return super().request_stop(signum, frame)  # idle: stop now
+        log.info("releasing job at shutdown", extra={"job": job_id})
+        self.releasing, self._stop_requested = job_id, True
+        self.kill_horse()  # monitor_work_horse sees it die and calls handle_job_failure: released there
+
+    def handle_job_failure(self, job, queue, started_job_registry=None, exc_string="", execution=None):
+        if job.id != self.releasing:
+            return super().handle_job_failure(job, queue, started_job_registry, exc_string, execution)
+        with self.connection.pipeline() as pipeline:
+            self.cleanup_execution(job, pipeline=pipeline, execution=execution)
+            pipeline.execute()
+        queue.enqueue_job(job, at_front=True)  # its own transaction (rq's enqueue WATCHes dependencies)
+        make_job_store(OrchestratorSettings(), self.connection).release(job.id)
+        log.info("job released at shutdown", extra={"job": job.id})
+
+
 def run_worker(settings: OrchestratorSettings) -> None:
-    """A blocking rq worker for the clone queue (SIGTERM: finish the current job, then stop)."""
+    """A blocking rq worker for the clone queue (SIGTERM: release the current job, then stop)."""
     redis = Redis.from_url(settings.redis_url)
-    worker = Worker([Queue(QUEUE_NAME, connection=redis)], connection=redis,
-                    worker_ttl=settings.job_worker_ttl_s, job_monitoring_interval=settings.job_monitoring_interval_s,
-                    maintenance_interval=settings.job_maintenance_interval_s)
+    worker = ReleasingWorker([Queue(QUEUE_NAME, connection=redis)], connection=redis,
+                             worker_ttl=settings.job_worker_ttl_s,
+                             job_monitoring_interval=settings.job_monitoring_interval_s,
+                             maintenance_interval=settings.job_maintenance_interval_s)
     log.info("rq worker started", extra={"queue": QUEUE_NAME})
     worker.work(logging_level=settings.log_level)

@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 from orchestrator_svc.jobs.stores import JOB_FIELDS, new_job_id
+from orchestrator_svc.jobs.webhooks import delivery_of
 
 log = logging.getLogger("voxclone.jobs")
 
@@ -32,6 +33,9 @@ class SQLiteJobStore:
             id TEXT PRIMARY KEY, status TEXT NOT NULL, params TEXT NOT NULL, created_at REAL NOT NULL,
             updated_at REAL NOT NULL, lease_until REAL, attempts INTEGER NOT NULL DEFAULT 0,
             error TEXT, result TEXT, webhook_status TEXT)""")
+        columns = {row[1] for row in self._db.execute("PRAGMA table_info(jobs)")}
+        if "webhook_claimed_until" not in columns:  # a DATA_DIR from before pending webhooks were kept here
+            self._db.execute("ALTER TABLE jobs ADD COLUMN webhook_claimed_until REAL")
 
     def _one(self, sql, args=()):
         with self._lock:
@@ -124,8 +128,31 @@ class SQLiteJobStore:
             self._one("DELETE FROM jobs WHERE id = ?", (jid,))
         return len(rows)
 
+    def hand_over_webhook(self, job: dict) -> None:
+        self._one("UPDATE jobs SET webhook_status = 'pending', webhook_claimed_until = NULL WHERE id = ?",
+                  (job["id"],))
+
+    def claim_webhooks(self, lease_s: float, limit: int) -> list[dict]:
+        now = time.time()
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                ids = [r[0] for r in self._db.execute(
+                    "SELECT id FROM jobs WHERE webhook_status = 'pending' AND (webhook_claimed_until IS NULL "
+                    "OR webhook_claimed_until < ?) ORDER BY updated_at LIMIT ?", (now, limit)).fetchall()]
+                self._db.executemany("UPDATE jobs SET webhook_claimed_until = ? WHERE id = ?",
+                                     [(now + lease_s, jid) for jid in ids])
+                self._db.execute("COMMIT")
+            except Exception:
+                self._db.execute("ROLLBACK")
+                raise
+        return [delivery_of(job) for job in map(self.get, ids) if job is not None]
+
+    def release_webhook(self, jid: str) -> None:
+        self._one("UPDATE jobs SET webhook_claimed_until = NULL WHERE id = ? AND webhook_status = 'pending'", (jid,))
+
     def set_webhook_status(self, jid: str, status: str) -> None:
-        self._one("UPDATE jobs SET webhook_status = ? WHERE id = ?", (status, jid))
+        self._one("UPDATE jobs SET webhook_status = ?, webhook_claimed_until = NULL WHERE id = ?", (status, jid))
 
     def depth(self) -> int:
         return self._one("SELECT COUNT(*) FROM jobs WHERE status IN ('queued', 'running')")[0]

@@ -34,8 +34,24 @@ class JobStore(Protocol):
         """This attempt failed with `error`. With `retry` the job is queued again while attempts are left
         (attempts < max_attempts), else (or without `retry`) it has failed for good."""
 
+    def release(self, job_id: str) -> None:
+        """Give a running job back (its worker is shutting down): queued again at once for another worker,
+        the attempt not counted. No change unless the job is running."""
+
+    def hand_over_webhook(self, job: dict) -> None:
+        """The finished `job`'s webhook is due: kept as a pending delivery (webhook_status "pending") until
+        set_webhook_status records its outcome, so a restart or a crash of the sender loses none."""
+
+    def claim_webhooks(self, lease_s: float, limit: int) -> list[dict]:
+        """Up to `limit` pending deliveries nobody holds (never claimed, released, or their sender's lease
+        ran out), each now held for `lease_s`: [{"id", "url", "payload"}]. Atomic across processes."""
+
+    def release_webhook(self, job_id: str) -> None:
+        """Give a claimed delivery back undelivered (its sender is stopping): claimable again at once."""
+
     def set_webhook_status(self, job_id: str, status: str) -> None:
-        """"delivered" or "failed", once the outcome was (or could not be) POSTed to the job's webhook."""
+        """"delivered" or "failed", once the outcome was (or could not be) POSTed to the job's webhook; the
+        delivery is no longer pending."""
 
     def depth(self) -> int:
         """Jobs queued or running."""

@@ -56,6 +56,11 @@ def payload_of(job: dict) -> dict:
             "result_path": f"/v1/jobs/{job['id']}/result" if done else None}
 
 
+def delivery_of(job: dict) -> dict:
+    """A pending delivery as the job stores hand it out (claim_webhooks)."""
+    return {"id": job["id"], "url": job["params"]["webhook_url"], "payload": payload_of(job)}
+
+
 class WebhookSender:
     def __init__(self, policy: OutboundPolicy, secret: str, attempts: int = 5, base_delay_s: float = 0.5,
                  deadline_s: float = 60.0):
@@ -92,25 +97,29 @@ class WebhookSender:
 
 
 class WebhookQueue:
-    """In-process delivery: jobs hand their outcome over and go on; `concurrency` tasks do the sending.
-    `record(job_id, delivered)` stores the outcome (the job's `webhook` field: delivered / failed)."""
+    """In-process delivery: `concurrency` tasks send what the feed (orchestrator_svc.background) claimed
+    from the job store. `record(job_id, delivered)` stores the outcome (the job's `webhook` field: delivered /
+    failed); `release(job_id)` gives an undelivered one back to the store when this process stops."""
 
-    def __init__(self, sender: WebhookSender, record: Callable[[str, bool], None], concurrency: int = 4,
-                 max_pending: int = 10000):
-        self.sender, self.record, self.concurrency = sender, record, concurrency
-        self.pending: asyncio.Queue = asyncio.Queue(max_pending)
+    def __init__(self, sender: WebhookSender, record: Callable[[str, bool], None],
+                 release: Callable[[str], None], concurrency: int = 4):
+        self.sender, self.record, self.release, self.concurrency = sender, record, release, concurrency
+        self.pending: asyncio.Queue = asyncio.Queue()
+        self.outstanding: set[str] = set()  # claimed here and not yet recorded: waiting or being sent
         self.tasks: list[asyncio.Task] = []
 
     def start(self) -> "WebhookQueue":
         self.tasks = [asyncio.create_task(self._run(), name=f"webhook-{i}") for i in range(self.concurrency)]
         return self
 
+    def room(self) -> int:
+        """How many more deliveries to claim: two per task, so one waits at most one delivery (and the
+        store's lease covers the wait plus the sending)."""
+        return max(0, 2 * self.concurrency - len(self.outstanding))
+
     def submit(self, job_id: str, url: str, payload: dict) -> None:
-        try:
-            self.pending.put_nowait((job_id, url, payload))
-        except asyncio.QueueFull:
-            log.warning("webhook queue full; delivery dropped", extra={"job": job_id})
-            self._record(job_id, False)
+        self.outstanding.add(job_id)
+        self.pending.put_nowait((job_id, url, payload))
 
     def _record(self, job_id: str, delivered: bool) -> None:
         try:
@@ -123,11 +132,19 @@ class WebhookQueue:
             job_id, url, payload = await self.pending.get()
             delivered = await self.sender.deliver(url, payload)
             await asyncio.to_thread(self._record, job_id, delivered)
+            self.outstanding.discard(job_id)
 
     def alive(self) -> bool:
         return all(not t.done() for t in self.tasks)
 
     async def stop(self) -> None:
+        """Stop sending; what was claimed and not delivered goes back to the store for the next start."""
         for task in self.tasks:
             task.cancel()
         await asyncio.gather(*self.tasks, return_exceptions=True)
+        for job_id in list(self.outstanding):
+            try:
+                await asyncio.to_thread(self.release, job_id)
+            except Exception:
+                log.exception("could not give back a pending webhook", extra={"job": job_id})
+        self.outstanding.clear()

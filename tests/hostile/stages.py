@@ -40,8 +40,8 @@ def expect_error(r: httpx.Response, status: int, needle: str | None = None) -> d
     assert set(err) >= {"code", "message", "request_id"} and err["message"], err
     if needle:
         assert needle in err["message"], err["message"]
-    if status != 429:
-        assert "retry-after" not in r.headers, "Retry-After belongs on 429s only"
+    if status not in (429, 503):
+        assert "retry-after" not in r.headers, "Retry-After belongs on 429s and 503s only"
     return err
 
 

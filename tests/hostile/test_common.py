@@ -1,11 +1,14 @@
 """What every service does the same way (common/service), checked on a light stage process (the vocoder with
 Griffin-Lim only) and, for streaming, on an orchestrator in front of the session's stages."""
 import json
+import signal
 
 import httpx
 import pytest
 
-from tests.hostile.stages import expect_error, start
+from tests.hostile.stages import InFlight, expect_error, start
+from tests.metrics_util import sample
+from tests.waiting import wait_for
 
 USER, STAGE = "user-key", "stage-key"
 
@@ -97,3 +100,32 @@ def test_info_shows_no_file_paths(tmp_path, fixtures):
         assert info["checkpoint"] == "small.pt" and str(tmp_path) not in json.dumps(info)
     finally:
         svc.stop()
+
+
+def test_redis_rate_limit_counts_without_blocking_the_event_loop(tmp_path):
+    """RATE_LIMIT counted in Redis still limits over real HTTP, and a Redis that stops answering holds only the
+    requests waiting on it: /healthz (no key, no count) answers meanwhile, as it could not while counting
+    was a synchronous Redis call on the event loop."""
+    from tests.processes import start_redis
+    redis, redis_url = start_redis(tmp_path)
+    svc = start("vocoder", api_keys=USER, rate_limit="3/minute", auth_failure_limit="", redis_url=redis_url)
+    try:
+        keyed = {"X-API-Key": USER}
+        assert httpx.get(svc.url + "/v1/info", headers=keyed).status_code == 200
+        redis.send_signal(signal.SIGSTOP)  # Redis takes the request but does not answer
+        try:
+            waiting = InFlight(lambda: httpx.get(svc.url + "/v1/info", headers=keyed, timeout=60))
+            wait_for(lambda: sample(svc.url, "voxclone_in_flight_requests", service="vocoder") >= 1, 10,
+                     what="the keyed request to wait on Redis")
+            assert httpx.get(svc.url + "/healthz", timeout=3).status_code == 200
+            assert waiting.alive()
+        finally:
+            redis.send_signal(signal.SIGCONT)
+        assert waiting.join(30).status_code == 200
+        codes = [httpx.get(svc.url + "/v1/info", headers=keyed).status_code for _ in range(2)]
+        assert codes == [200, 429]  # the 4th of 3/minute, counted in Redis
+        expect_error(httpx.get(svc.url + "/v1/info", headers=keyed), 429, "rate limit")
+    finally:
+        svc.stop()
+        redis.terminate()
+        redis.wait(10)

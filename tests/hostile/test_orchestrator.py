@@ -140,6 +140,30 @@ def test_a_silent_webhook_receiver_never_holds_the_job_worker(allowing):
         server.shutdown()
 
 
+def test_a_pending_webhook_is_delivered_after_the_orchestrator_restarts(urls, tmp_path):
+    """The job ends while its receiver does not answer; the orchestrator is restarted meanwhile. The delivery
+    was kept in the job store (not only in the stopped process's memory), so the restarted one sends it."""
+    base, seen, server = serve(silent_until_released)
+    env = {"OUTBOUND_ALLOW": "127.0.0.1/32", "WEBHOOK_DEADLINE_S": "120"}
+    svc = orchestrator(urls, tmp_path, **env).start()
+    try:
+        svc.wait_ready()
+        jid = submit(svc.url, webhook_url=base + "/hook").json()["id"]
+        wait_for(lambda: seen.calls, 120, what="the webhook to reach the silent receiver")
+        assert job(svc.url, jid)["status"] == "succeeded" and job(svc.url, jid)["webhook"] == "pending"
+        svc.stop()                      # mid-delivery
+        seen.release.set()              # the receiver answers from now on
+        before = len(seen.calls)
+        svc = orchestrator(urls, tmp_path, **env).start()
+        svc.wait_ready()
+        wait_for(lambda: job(svc.url, jid)["webhook"] == "delivered", 60, what="the webhook after the restart")
+        resent = [json.loads(body) for _, _, _, body in seen.calls[before:]]
+        assert [r["id"] for r in resent] == [jid] and resent[0]["status"] == "succeeded"
+    finally:
+        svc.stop()
+        server.shutdown()
+
+
 def test_webhook_is_signed_with_a_timestamp_and_redirects_are_not_followed(allowing):
     import hashlib
     import hmac

@@ -32,6 +32,7 @@ CASES = {
     "seed_2_32": ({"seed": 2 ** 32}, 422, "seed"),
     "seed_2_64": ({"seed": 2 ** 64}, 422, "seed"),
     "embedding_1e39": ({"embedding": [1e39] * 256}, 422, "float32"),
+    "embedding_1e30": ({"embedding": [1e30] * 256}, 422, "unit-norm"),
     "compact_shape_overflow": ({"embedding": {"dtype": "float32", "shape": [2 ** 62, 2 ** 62], "data": ""}},
                                422, "shape"),
     "compact_shape_four_dims": ({"embedding": {"dtype": "float32", "shape": [1, 1, 1, 256], "data": ""}},
