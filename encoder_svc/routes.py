@@ -5,9 +5,10 @@ from common.audio_decode import DecodeLimits, read_audio_upload
 from common.errors import APIError, parse_body
 from common.openapi import error_responses
 from common.service import run_model
+from common.stage_results import SpeakerEmbedding
 from common.wire import decode_array, encode_array
 from encoder_svc.deps import Runtime
-from encoder_svc.runtime import EmbedResult, embed_waveform
+from encoder_svc.runtime import embed_waveform
 from encoder_svc.schemas import EmbedRequest, EmbedResponse, SeedInferenceRequest, SeedInferenceResponse
 
 router = APIRouter(tags=["encoder"], responses=error_responses(415))
@@ -23,10 +24,9 @@ async def info(runtime: Runtime):
     return runtime.info
 
 
-def embed_response(result: EmbedResult, return_partials: bool, compact: bool) -> EmbedResponse:
-    emb = result.embedding
-    return EmbedResponse(embedding=encode_array(emb.embedding, compact), vad_trimmed=result.vad_trimmed,
-                         partials=encode_array(emb.partials, compact) if return_partials else None,
+def embed_response(result: SpeakerEmbedding, return_partials: bool, compact: bool) -> EmbedResponse:
+    return EmbedResponse(embedding=encode_array(result.embedding, compact), vad_trimmed=result.vad_trimmed,
+                         partials=encode_array(result.partials, compact) if return_partials else None,
                          duration_s=round(result.duration_s, 3))
 
 
@@ -60,4 +60,4 @@ async def inference(body: SeedInferenceRequest, runtime: Runtime):
     """The seed projects' shape: `{wav: [float], sr}` -> `{embed: [float]}`."""
     wav = decode_array(body.wav, "wav", ndim=(1,))
     result = await run_model(embed_waveform, runtime, wav, body.sr, True)
-    return SeedInferenceResponse(embed=result.embedding.embedding.tolist())
+    return SeedInferenceResponse(embed=result.embedding.tolist())

@@ -19,9 +19,9 @@ def voice_view(v: dict, with_embedding: bool = False) -> Voice:
 
 async def enroll_audio(pipe: Pipeline, voices: TenantVoices, reference: bytes, filename: str | None,
                        name: str | None) -> Voice:
-    emb, _ = await pipe.embed_audio_file(reference, filename or "reference", owner=voices.tenant.owner)
+    ref = await pipe.embed_audio_file(reference, filename or "reference", owner=voices.tenant.owner)
     name = str(name or filename or "voice")[:200]
-    voice = await run_blocking(voices.add, name, emb, "audio", hashlib.sha256(reference).hexdigest())
+    voice = await run_blocking(voices.add, name, ref.embedding, "audio", hashlib.sha256(reference).hexdigest())
     return voice_view(voice)
 
 
