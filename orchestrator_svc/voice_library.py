@@ -9,7 +9,7 @@ from orchestrator_svc.pipeline import Pipeline, check_embedding
 from orchestrator_svc.schemas import Voice, VoiceImport, VoiceList
 from orchestrator_svc.tenancy import TenantVoices
 
-MAX_LIST = 1000
+MAX_LIST = 1000  # voices one list request returns at most (the routes' `limit` bound)
 
 
 def voice_view(v: dict, with_embedding: bool = False) -> Voice:
