@@ -48,7 +48,7 @@ def in_process_rows(threads: int) -> list[dict]:
     wav, sr = sf.read(REFERENCE, dtype="float32")
     ten_s = np.tile(wav, int(np.ceil(10 * sr / len(wav))))[: 10 * sr]
     encoder, synthesizer = load_encoder(), load_synthesizer(str(DEFAULT_SYNTHESIZER))
-    embedding = embed_reference(encoder, ten_s)[0].embedding
+    embedding = embed_reference(encoder, ten_s).embedding
     encode_s = best_of(lambda: embed_reference(encoder, ten_s))
     text = TEXTS["medium"]
     mel = np.concatenate(synthesize(synthesizer, [text], embedding[None], max_frames=1000, seed=0).mels, 1)

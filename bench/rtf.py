@@ -25,7 +25,7 @@ def run(reference_wav: str, with_wavernn: bool = True) -> list[dict]:
     encoder = load_encoder()
     ten_s = np.tile(wav, int(np.ceil(10 * sr / len(wav))))[: 10 * sr]
     start = time.perf_counter()
-    emb = embed_reference(encoder, ten_s)[0].embedding
+    emb = embed_reference(encoder, ten_s).embedding
     enc_s = time.perf_counter() - start
     torch.manual_seed(0)
     models = {"default": (load_synthesizer(str(DEFAULT_SYNTHESIZER)), None),

@@ -136,7 +136,7 @@ def run(reference_wav: str, requests_for_memory: int = 500) -> dict:
                        for n, s in svc.items() if n != "orchestrator")
         # The same work in-process (cached embedding, same seed): what is left is HTTP + serialisation.
         enc, syn = load_encoder(), load_synthesizer(str(DEFAULT_SYNTHESIZER))
-        emb = embed_reference(enc, wav)[0].embedding
+        emb = embed_reference(enc, wav).embedding
 
         def local(text, i):
             start = time.perf_counter()

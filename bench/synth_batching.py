@@ -17,7 +17,7 @@ SENTENCES = ["Hi there.", "The quick brown fox jumps over the lazy dog.", "Where
 
 def run(reference_wav: str, repeats: int = 5) -> list[dict]:
     model = load_synthesizer(str(DEFAULT_SYNTHESIZER))
-    ref = embed_reference(load_encoder(), sf.read(reference_wav, dtype="float32")[0])[0].embedding
+    ref = embed_reference(load_encoder(), sf.read(reference_wav, dtype="float32")[0]).embedding
     emb = np.repeat(ref[None], len(SENTENCES), axis=0)
 
     def synth(texts, embeddings, **kw):

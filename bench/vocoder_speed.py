@@ -29,7 +29,7 @@ SECTION = "## Neural vocoder speed (HiFi-GAN)"
 def sentence_mels(reference_wav: str) -> dict[str, np.ndarray]:
     """The default synthesizer's RTVC mels of the bench sentences, in the reference's voice."""
     wav, _ = sf.read(reference_wav, dtype="float32")
-    embedding = embed_reference(load_encoder(), wav)[0].embedding
+    embedding = embed_reference(load_encoder(), wav).embedding
     synthesizer = load_synthesizer(str(DEFAULT_SYNTHESIZER))
     return {name: np.concatenate(synthesize(synthesizer, [text], embedding[None], max_frames=1000, seed=0).mels, 1)
             for name, text in TEXTS.items() if name == "medium"}  # one 4 s sentence: the machine is shared

@@ -8,6 +8,7 @@ A request submitted with a `WorkToken` (common.cancel) whose client has gone is 
 runs; a batch whose run raises `WorkStopped` (every request in it gone) is not re-run item by item.
 """
 import asyncio
+import contextlib
 import logging
 from collections.abc import Callable, Hashable
 from typing import Any
@@ -30,6 +31,7 @@ class MicroBatcher:
         self._pending: list[tuple[Hashable, Any, asyncio.Future, WorkToken | None]] = []
         self._wakeup = asyncio.Event()
         self._task: asyncio.Task | None = None
+        self._running: list = []  # the group in the model call now
 
     async def submit(self, key: Hashable, item: Any, token: WorkToken | None = None) -> Any:
         fut = asyncio.get_running_loop().create_future()
@@ -38,6 +40,21 @@ class MicroBatcher:
         if self._task is None or self._task.done():
             self._task = asyncio.create_task(self._loop())
         return await fut
+
+    async def close(self) -> None:
+        """Stop the loop task (the app's shutdown calls this). Left waiting for work, it was still pending when
+        the event loop closed, and asyncio logged "Task was destroyed but it is pending!" at every shutdown.
+        Requests still queued or in the call (uvicorn lets in-flight ones finish first, so normally none) get a
+        503."""
+        task, self._task = self._task, None
+        if task is not None and not task.done():
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        for _, _, fut, _ in self._running + self._pending:
+            if not fut.done():
+                fut.set_exception(WorkStopped("the service is shutting down", 503, "shutting_down"))
+        self._running, self._pending = [], []
 
     def _take_group(self) -> list:
         key = self._pending[0][0]
@@ -65,6 +82,7 @@ class MicroBatcher:
                     continue
                 BATCH_ITEMS.labels(self.service).observe(len(group))
                 key, items = group[0][0], [g[1] for g in group]
+                self._running = group
                 try:
                     results = await self.run_in(self.run_batch, key, items)
                 except WorkStopped as exc:  # nobody in the batch wants it any more: nothing to re-run

@@ -1,7 +1,8 @@
 """The error responses every route documents in its OpenAPI schema, in the one shape they all have
 (`{"error": {"code", "message", "request_id"}}`), so clients generated from the schema know them.
 
-Stage routers take `error_responses(...)` with the statuses they can return; the orchestrator can do the same.
+Stage routers take `error_responses(...)` with the statuses they can return; the orchestrator's
+`document_errors` (orchestrator_svc/responses.py) reads its own route table through the same helper.
 """
 from pydantic import BaseModel
 
@@ -20,24 +21,34 @@ class ErrorBody(BaseModel):
     error: ErrorDetail
 
 
+# One description per status for all four services (the orchestrator's routes and the stages' alike).
 WHY = {
-    401: "missing or invalid API key",
-    409: "the request needs something this server is not configured with",
-    413: "body, text, audio or array over a limit",
+    400: "the body could not be parsed (malformed JSON or multipart; the orchestrator's routes)",
+    401: "missing or invalid API key (when API_KEYS is set)",
+    404: "no such voice, job or model for this key",
+    409: "not possible now: the job has not succeeded (yet), or the request needs something this server is "
+         "not configured with",
+    410: "the job's result has expired",
+    413: "body, upload, fetched reference, text, audio or array over a limit",
     415: "the upload is not audio in a readable format",
-    422: "invalid input (also JSON that does not parse or nests too deeply)",
+    422: "invalid input, the message names the field (a stage also answers 422 to JSON that does not parse or "
+         "nests too deeply)",
     429: "rate limited (per key, or failed key checks per address); see Retry-After",
     431: "request headers over MAX_HEADER_BYTES",
-    503: "busy: MAX_CONCURRENT requests running and MAX_QUEUED waiting; see Retry-After",
     499: "the client closed the connection before the work was done",
-    504: "the request's compute deadline (COMPUTE_DEADLINE_S) passed",
+    502: "a stage failed",
+    503: "busy (MAX_CONCURRENT requests running and MAX_QUEUED waiting), or a stage is unavailable; see "
+         "Retry-After",
+    504: "not done in time: a stage's compute deadline (COMPUTE_DEADLINE_S) passed, or a stage did not answer the "
+         "orchestrator within STAGE_TIMEOUT_S",
 }
-# What any route behind the common middleware can answer, whatever it does.
+# What any stage route behind the common middleware can answer, whatever it does.
 COMMON = (401, 413, 422, 429, 431)
 
 
-def error_responses(*statuses: int) -> dict:
-    return {s: {"model": ErrorBody, "description": WHY[s]} for s in sorted(set(COMMON + statuses))}
+def error_responses(*statuses: int, always: tuple[int, ...] = COMMON) -> dict:
+    """OpenAPI `responses` for `statuses` plus those `always` answered, each with the one error shape."""
+    return {s: {"model": ErrorBody, "description": WHY[s]} for s in sorted(set(always + statuses))}
 
 
 def setting(name: str) -> int:

@@ -11,6 +11,15 @@ Array = np.ndarray | dict
 
 
 @dataclass
+class SpeakerEmbedding:
+    """A reference's speaker embedding from the encoder."""
+    embedding: Array             # (256,) unit norm
+    vad_trimmed: bool            # silences cut by the VAD first (False: it found too little speech, so none were)
+    duration_s: float            # of the 16 kHz reference as given (before any trimming)
+    partials: Array | None = None   # (n, 256): one embedding per 1.6 s window, averaged into `embedding`
+
+
+@dataclass
 class TextMel:
     """One text's mel from the synthesizer: its sentences' mels joined by a short silence."""
     mel: Array                   # (80, T) log-mel

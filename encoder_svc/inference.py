@@ -6,6 +6,7 @@ import torch
 
 from common import speaker_audio
 from common.checkpoints import config_from, read_checkpoint
+from common.stage_results import SpeakerEmbedding
 from encoder_svc.model import EncoderConfig, SpeakerEncoder
 
 
@@ -64,13 +65,14 @@ def embed_utterance(model: SpeakerEncoder, wav: np.ndarray, using_partials: bool
 MIN_SPEECH_SAMPLES = speaker_audio.SAMPLE_RATE // 10
 
 
-def embed_reference(model: SpeakerEncoder, wav16k: np.ndarray, preprocess: bool = True) -> tuple[Embedding, bool]:
-    """Embedding of a 16 kHz reference; returns (embedding, whether VAD trimming was applied).
+def embed_reference(model: SpeakerEncoder, wav16k: np.ndarray, preprocess: bool = True) -> SpeakerEmbedding:
+    """Embedding of a 16 kHz reference, VAD-trimmed first when `preprocess`.
 
     When the VAD finds (almost) no speech, the untrimmed audio is embedded rather than failing."""
-    trimmed = False
+    trimmed, duration_s = False, len(wav16k) / speaker_audio.SAMPLE_RATE
     if preprocess:
         wav = speaker_audio.preprocess_wav(wav16k)
         trimmed = len(wav) >= MIN_SPEECH_SAMPLES
         wav16k = wav if trimmed else speaker_audio.normalize_volume(wav16k)
-    return embed_utterance(model, wav16k.astype(np.float32)), trimmed
+    utterance = embed_utterance(model, wav16k.astype(np.float32))
+    return SpeakerEmbedding(utterance.embedding, trimmed, duration_s, utterance.partials)

@@ -7,9 +7,10 @@ from common.cancel import request_work
 from common.errors import APIError, parse_body
 from common.openapi import error_responses
 from common.service import run_model
+from common.stage_results import SpeakerEmbedding
 from common.wire import decode_array, encode_array
 from encoder_svc.deps import Runtime
-from encoder_svc.runtime import EmbedResult, embed_waveform
+from encoder_svc.runtime import embed_waveform
 from encoder_svc.schemas import EmbedRequest, EmbedResponse, SeedInferenceRequest, SeedInferenceResponse
 
 router = APIRouter(tags=["encoder"], responses=error_responses(415, 499, 503, 504))
@@ -25,10 +26,9 @@ async def info(runtime: Runtime):
     return runtime.info
 
 
-def embed_response(result: EmbedResult, return_partials: bool, compact: bool) -> EmbedResponse:
-    emb = result.embedding
-    return EmbedResponse(embedding=encode_array(emb.embedding, compact), vad_trimmed=result.vad_trimmed,
-                         partials=encode_array(emb.partials, compact) if return_partials else None,
+def embed_response(result: SpeakerEmbedding, return_partials: bool, compact: bool) -> EmbedResponse:
+    return EmbedResponse(embedding=encode_array(result.embedding, compact), vad_trimmed=result.vad_trimmed,
+                         partials=encode_array(result.partials, compact) if return_partials else None,
                          duration_s=round(result.duration_s, 3))
 
 
@@ -67,4 +67,4 @@ async def inference(body: SeedInferenceRequest, request: Request, runtime: Runti
     wav = decode_array(body.wav, "wav", ndim=(1,))
     async with request_work(request, runtime.settings.compute_deadline_s, "encoder"):
         result = await run_model(embed_waveform, runtime, wav, body.sr, True)
-    return SeedInferenceResponse(embed=result.embedding.embedding.tolist())
+    return SeedInferenceResponse(embed=result.embedding.tolist())

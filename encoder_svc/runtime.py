@@ -8,7 +8,8 @@ import numpy as np
 from common.audio_io import check_waveform, to_16k
 from common.checkpoints import file_sha256
 from common.metrics import MODEL_LOAD, STAGE_LATENCY
-from encoder_svc.inference import Embedding, default_encoder_checkpoint, embed_reference, load_encoder
+from common.stage_results import SpeakerEmbedding
+from encoder_svc.inference import default_encoder_checkpoint, embed_reference, load_encoder
 from encoder_svc.model import SpeakerEncoder
 from encoder_svc.settings import EncoderSettings
 
@@ -18,13 +19,6 @@ class EncoderRuntime:
     settings: EncoderSettings
     model: SpeakerEncoder
     info: dict
-
-
-@dataclass
-class EmbedResult:
-    embedding: Embedding
-    vad_trimmed: bool
-    duration_s: float   # of the 16 kHz audio that was embedded
 
 
 def load_runtime(settings: EncoderSettings) -> EncoderRuntime:
@@ -38,10 +32,10 @@ def load_runtime(settings: EncoderSettings) -> EncoderRuntime:
     return EncoderRuntime(settings, model, info)
 
 
-def embed_waveform(runtime: EncoderRuntime, wav: np.ndarray, sample_rate: int, preprocess: bool) -> EmbedResult:
+def embed_waveform(runtime: EncoderRuntime, wav: np.ndarray, sample_rate: int, preprocess: bool) -> SpeakerEmbedding:
     """Runs on the model thread (run_model): resampling and the GE2E forward pass both block."""
     wav = to_16k(check_waveform(wav, sample_rate, runtime.settings.max_audio_seconds, "wav"), sample_rate)
     start = time.perf_counter()
-    embedding, trimmed = embed_reference(runtime.model, wav, preprocess)
+    result = embed_reference(runtime.model, wav, preprocess)
     STAGE_LATENCY.labels("encoder", "embed").observe(time.perf_counter() - start)
-    return EmbedResult(embedding, trimmed, len(wav) / 16000)
+    return result

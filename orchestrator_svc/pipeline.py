@@ -34,8 +34,17 @@ class Speech:
 
 
 @dataclass
-class EncodedSpeech(EncodedAudio):
-    stopped: bool = True
+class ReferenceEmbedding:
+    """An uploaded reference's speaker embedding, as the orchestrator holds it."""
+    embedding: np.ndarray        # (256,) unit norm
+    cached: bool                 # found in the per-owner hash cache: the encoder was not asked
+
+
+@dataclass
+class EncodedSpeech:
+    """`speak_encoded`'s audio file as the vocoder made it, and how the text's sentences ended."""
+    audio: EncodedAudio
+    stopped: bool                # every sentence ended by its stop token (none ran on to the frame cap)
 
 
 class Pipeline:
@@ -43,17 +52,17 @@ class Pipeline:
         self.encoder, self.synthesizer, self.vocoder, self.store = encoder, synthesizer, vocoder, store
 
     async def embed_audio_file(self, data: bytes, filename: str = "reference",
-                               owner: str = "") -> tuple[np.ndarray, bool]:
+                               owner: str = "") -> ReferenceEmbedding:
         """Embedding of an uploaded reference; identical bytes are embedded only once (hash cache). The cache
         is per owner (API key), so X-Embedding-Cached never tells one tenant what another uploaded."""
         digest = hashlib.sha256(owner.encode() + b"\0" + data if owner else data).hexdigest()
         cached = await run_blocking(self.store.cached_embedding, digest)
         if cached is not None:
-            return cached, True
+            return ReferenceEmbedding(cached, cached=True)
         resp = await self.encoder.post("/v1/embed", files={"file": (filename, data)}, data={"compact": "true"})
         emb = _array(resp.json()["embedding"], "embedding", ndim=(1,))
         await run_blocking(self.store.cache_embedding, digest, emb)
-        return emb, False
+        return ReferenceEmbedding(emb, cached=False)
 
     async def embed_waveform(self, wav: list | dict, sample_rate: int) -> np.ndarray:
         """`wav` in either wire form, sent on as given."""
@@ -88,8 +97,7 @@ class Pipeline:
         """`speak` for callers that only pass the audio file on."""
         mel = await self.synthesize(text, check_embedding(embedding), False, seed)
         audio = await self.vocode_encoded(mel.mel, vocoder, fmt, seed)
-        return EncodedSpeech(audio.data, audio.media_type, audio.samples, audio.sample_rate, audio.duration_s,
-                             mel.stopped)
+        return EncodedSpeech(audio, mel.stopped)
 
     async def speak(self, text: str, embedding: np.ndarray, vocoder: str | None = None, alignments: bool = False,
                     seed: int | None = None) -> Speech:

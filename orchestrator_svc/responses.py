@@ -1,36 +1,9 @@
 """What the orchestrator's routes can answer besides success, for the OpenAPI schema: every status code a
 route returns is listed with the JSON error shape, so generated clients and schemathesis see the truth."""
-from common.openapi import ErrorBody  # the one error shape every service answers with
+from common.openapi import error_responses  # one description table and error shape for every service
 
-WHY = {
-    400: "the body could not be parsed (malformed JSON or multipart)",
-    401: "missing or invalid API key (when API_KEYS is set)",
-    404: "no such voice or job for this key",
-    409: "the job has not succeeded (yet)",
-    410: "the job's result has expired",
-    413: "body, upload, fetched reference or text too large",
-    415: "the reference is not audio in a supported format",
-    422: "invalid input (the message names the field)",
-    429: "rate limit exceeded (Retry-After)",
-    502: "a stage failed",
-    503: "a stage is unavailable or busy (Retry-After)",
-    504: "a stage did not answer in time",
-}
-
-
-def errors(*codes: int) -> dict:
-    return {code: {"model": ErrorBody, "description": WHY[code]} for code in codes}
-
-
-ANY_ROUTE = errors(400, 401, 413, 422, 429)
-STAGE_CALLS = errors(502, 503, 504)
-REFERENCE = errors(415)
-AUDIO_TYPES = ("audio/wav", "audio/mpeg", "audio/ogg", "audio/flac")
-
-
-def audio(*extra: str) -> dict:
-    return {200: {"description": "audio", "content": {t: {"schema": {"type": "string", "format": "binary"}}
-                                                      for t in (*AUDIO_TYPES, *extra)}}}
+ANY_ROUTE = (400, 401, 413, 422, 429)
+STAGE_CALLS = (502, 503, 504)
 
 
 # Status codes beyond ANY_ROUTE, per (method, path); read from the routes' code paths.
@@ -55,7 +28,7 @@ def document_errors(app) -> None:
         codes = {429} if route.path in OPEN_ROUTES else set(ANY_ROUTE)
         for method in route.methods:
             codes.update(ROUTE_ERRORS.get((method, route.path), ()))
-        route.responses = {**errors(*sorted(codes)), **route.responses}
+        route.responses = {**error_responses(*codes, always=()), **route.responses}
         if route.path == "/readyz":
             route.responses[503] = {"description": "not ready: the failing checks, with reasons"}
         if route.path == "/metrics":

@@ -56,26 +56,26 @@ async def clone(pipe: Pipeline, settings: OrchestratorSettings, reference: bytes
                 fmt: str, vocoder: str | None, seed: int | None, stream: bool, owner: str = "") -> AudioReply:
     check_text(settings, text)
     start = time.perf_counter()
-    emb, cached = await pipe.embed_audio_file(reference, filename, owner=owner)
+    ref = await pipe.embed_audio_file(reference, filename, owner=owner)
     vocoder = vocoder_choice(settings, vocoder)
     if stream:
-        return await streamed(pipe, text, emb, vocoder, seed, fmt)
-    speech = await pipe.speak_encoded(text, emb, fmt, vocoder, seed=seed)
+        return await streamed(pipe, text, ref.embedding, vocoder, seed, fmt)
+    speech = await pipe.speak_encoded(text, ref.embedding, fmt, vocoder, seed=seed)
     STAGE_LATENCY.labels("orchestrator", "clone").observe(time.perf_counter() - start)
-    return AudioReply(speech, headers={**duration_headers(speech),
-                                       "X-Embedding-Cached": str(cached).lower(),
-                                       "X-Stopped": str(speech.stopped).lower()})
+    return AudioReply(speech.audio, headers={**duration_headers(speech.audio),
+                                             "X-Embedding-Cached": str(ref.cached).lower(),
+                                             "X-Stopped": str(speech.stopped).lower()})
 
 
 async def clone_preview(pipe: Pipeline, settings: OrchestratorSettings, reference: bytes, filename: str,
                         text: str, vocoder: str | None, seed: int | None, owner: str = "") -> ClonePreview:
     check_text(settings, text)
-    emb, cached = await pipe.embed_audio_file(reference, filename, owner=owner)
-    speech = await pipe.speak(text, emb, vocoder_choice(settings, vocoder), alignments=True, seed=seed)
+    ref = await pipe.embed_audio_file(reference, filename, owner=owner)
+    speech = await pipe.speak(text, ref.embedding, vocoder_choice(settings, vocoder), alignments=True, seed=seed)
     audio = await run_blocking(encode, speech.wav, speech.sample_rate, "wav")
     return ClonePreview(audio_wav_base64=base64.b64encode(audio.data).decode(), duration_s=audio.duration_s,
                         mel=speech.mel, sentences=speech.sentences, alignments=speech.alignments,
-                        stopped=speech.stopped, embedding_cached=cached)
+                        stopped=speech.stopped, embedding_cached=ref.cached)
 
 
 async def seed_inference(pipe: Pipeline, settings: OrchestratorSettings, body: SeedInferenceRequest

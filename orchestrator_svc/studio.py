@@ -58,8 +58,9 @@ async def studio_events(pipe: Pipeline, text: str, fmt: str, backend: str | None
     try:
         if reference is not None:
             yield event("embedding")
-            embedding, cached = await pipe.embed_audio_file(*reference)
-            yield event("embedded", cached=cached)
+            ref = await pipe.embed_audio_file(*reference)
+            embedding = ref.embedding
+            yield event("embedded", cached=ref.cached)
         async for item in speak_sentences(pipe, text, check_embedding(embedding), backend, seed):
             if isinstance(item, bytes):
                 yield item

@@ -9,7 +9,7 @@ from orchestrator_svc.pipeline import Pipeline, check_embedding
 from orchestrator_svc.schemas import Voice, VoiceImport, VoiceList
 from orchestrator_svc.tenancy import TenantVoices
 
-MAX_LIST = 1000
+MAX_LIST = 1000  # voices one list request returns at most (the routes' `limit` bound)
 
 
 def voice_view(v: dict, with_embedding: bool = False) -> Voice:
@@ -19,9 +19,9 @@ def voice_view(v: dict, with_embedding: bool = False) -> Voice:
 
 async def enroll_audio(pipe: Pipeline, voices: TenantVoices, reference: bytes, filename: str | None,
                        name: str | None) -> Voice:
-    emb, _ = await pipe.embed_audio_file(reference, filename or "reference", owner=voices.tenant.owner)
+    ref = await pipe.embed_audio_file(reference, filename or "reference", owner=voices.tenant.owner)
     name = str(name or filename or "voice")[:200]
-    voice = await run_blocking(voices.add, name, emb, "audio", hashlib.sha256(reference).hexdigest())
+    voice = await run_blocking(voices.add, name, ref.embedding, "audio", hashlib.sha256(reference).hexdigest())
     return voice_view(voice)
 
 

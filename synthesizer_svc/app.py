@@ -14,8 +14,12 @@ async def _load(app: FastAPI) -> None:
     app.state.runtime = attach_batcher(await run_model(load_runtime, app.state.settings))
 
 
+async def _close(app: FastAPI) -> None:
+    await app.state.runtime.batcher.close()
+
+
 def create(settings: SynthesizerSettings | None = None) -> FastAPI:
-    app = create_app("synthesizer", settings or SynthesizerSettings(), load=_load,
+    app = create_app("synthesizer", settings or SynthesizerSettings(), load=_load, close=_close,
                      description="Tacotron synthesizer (RTVC architecture): text + speaker embedding -> mel.")
     include_routers(app, router)
     return app

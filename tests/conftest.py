@@ -26,6 +26,10 @@ def stack(tmp_path_factory):
     logs = tmp_path_factory.mktemp("logs")
     data_dir = tmp_path_factory.mktemp("orchestrator")
     s = plan_stack(None, log_dir=logs, env=TEST_ENV, orchestrator_env={"DATA_DIR": str(data_dir)})
+    # Griffin-Lim as this vocoder's default: HiFi-GAN (the shipped default) costs ~10x as much per request on
+    # one thread, and most stack tests check the contract, not the audio. Tests that ask for "hifigan" still
+    # get it from this process; test_vocoder_service starts one with the shipped defaults.
+    s.services["vocoder-0"].env["DEFAULT_BACKEND"] = "griffinlim"
     start_stack(s)
     yield s
     s.stop()

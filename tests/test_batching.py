@@ -30,6 +30,33 @@ def test_batcher_groups_by_key_and_isolates_a_failing_item():
     assert (10, [5, -1]) in calls and (10, [5]) in calls and (10, [-1]) in calls  # the failed batch, re-run alone
 
 
+def test_close_stops_the_loop_task_and_fails_what_is_still_queued():
+    """At shutdown the loop task ends cleanly (no "Task was destroyed but it is pending"), and a request
+    in the model call or queued then gets a 503 rather than waiting for ever."""
+    from common.cancel import WorkStopped
+    release = asyncio.Event()
+
+    async def held(fn, *args):  # the model call: blocks until released, as a long batch would
+        await release.wait()
+        return fn(*args)
+
+    async def main():
+        batcher = MicroBatcher("test", lambda k, items: list(items), run_in=held)
+        first = asyncio.ensure_future(batcher.submit("k", 1))
+        await asyncio.sleep(0.05)                   # the loop took item 1 and is in its (held) model call
+        queued = asyncio.ensure_future(batcher.submit("k", 2))
+        await asyncio.sleep(0.05)
+        loop_task = batcher._task
+        await batcher.close()
+        results = await asyncio.gather(first, queued, return_exceptions=True)
+        return loop_task, results
+
+    loop_task, (first, queued) = asyncio.run(main())
+    assert loop_task.done() and loop_task.cancelled()
+    assert isinstance(first, WorkStopped) and first.status == 503     # the one in the model call
+    assert isinstance(queued, WorkStopped) and queued.status == 503    # the one waiting behind it
+
+
 def test_wavernn_shared_loop_equals_each_mel_alone(fixtures):
     from vocoder_svc.inference import load_vocoder, vocode_wavernn, vocode_wavernn_many
     hp = json.loads((fixtures / "voc_small_hparams.json").read_text())["constructor_kwargs"]

@@ -95,7 +95,7 @@ def clips_for(how: tuple, raw: Path, tmp: Path) -> list[bytes]:
 
 
 def speaker_embedding(model, clips: list[bytes]) -> np.ndarray:
-    embs = [embed_reference(model, decode_audio(c, DecodeLimits(max_seconds=600.0)))[0].embedding for c in clips]
+    embs = [embed_reference(model, decode_audio(c, DecodeLimits(max_seconds=600.0))).embedding for c in clips]
     mean = np.mean(embs, axis=0)
     return mean / np.linalg.norm(mean)
 

@@ -76,7 +76,7 @@ def tacotron_mels(rows: list[dict], corpus: Path, sentences: list[str], synthesi
     embeddings = []
     for row in rows:
         wav, _ = sf.read(corpus / row["wav"], dtype="float32")
-        embeddings.append(embed_reference(encoder, wav)[0].embedding)
+        embeddings.append(embed_reference(encoder, wav).embedding)
     mels = []
     for start in range(0, len(rows), 8):
         res = synthesize(synth, sentences[start:start + 8], np.stack(embeddings[start:start + 8]), max_frames=800)

@@ -82,14 +82,14 @@ def main(argv=None):
         for name, rel, _, _ in csv.reader(f, delimiter="\t"):
             if name in speakers and name not in refs:
                 refs[name] = args.corpus / rel
-    ref_emb = {n: embed_reference(encoder, sf.read(p, dtype="float32")[0])[0].embedding for n, p in refs.items()}
+    ref_emb = {n: embed_reference(encoder, sf.read(p, dtype="float32")[0]).embedding for n, p in refs.items()}
     rows = []
     for name in tqdm(sorted(refs), desc="speakers"):
         res = synthesize(synth, sentences, np.repeat(ref_emb[name][None], len(sentences), 0), seed=args.seed)
         for k, (text, mel, align, stopped) in enumerate(zip(sentences, res.mels, res.alignments, res.stopped)):
             clone = audio.griffin_lim(mel, rng=np.random.RandomState(0)).astype(np.float32)
             teacher = teacher_speech(speakers[name], text)
-            emb = embed_reference(encoder, clone)[0].embedding
+            emb = embed_reference(encoder, clone).embedding
             own = cosine(emb, ref_emb[name])
             others = max(cosine(emb, e) for n, e in ref_emb.items() if n != name)
             ce, n_words = word_errors(text, transcribe(clone))
@@ -98,7 +98,7 @@ def main(argv=None):
             teacher_gl = teacher_gl.astype(np.float32)
             tge, _ = word_errors(text, transcribe(teacher_gl))
             # The same cosine for the teacher's own mel through Griffin-Lim: the ceiling for a clone here.
-            teacher_gl_cos = cosine(embed_reference(encoder, teacher_gl)[0].embedding, ref_emb[name])
+            teacher_gl_cos = cosine(embed_reference(encoder, teacher_gl).embedding, ref_emb[name])
             rows.append({"speaker": name, "sentence": k, "clone_errors": ce, "teacher_errors": te,
                          "teacher_gl_errors": tge, "words": n_words,
                          "cosine": own, "teacher_gl_cosine": teacher_gl_cos, "closest_is_own": own > others,

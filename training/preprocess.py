@@ -86,7 +86,7 @@ def _process(item):
             mel = audio.melspectrogram(wav).astype(np.float32)
             if mel.shape[1] > MAX_FRAMES:
                 return None
-            emb, _ = embed_reference(_encoder, wav)
+            emb = embed_reference(_encoder, wav)
             np.save(emb_path, emb.embedding.astype(np.float32))
             np.save(mel_path, mel)
         np.save(quant_path, mu_law_labels(wav))

@@ -40,7 +40,7 @@ def _encoder():
 def embed(wav16k: np.ndarray) -> np.ndarray:
     """GE2E embedding the way the encoder service computes it (VAD trim, volume normalization, partials)."""
     from encoder_svc.inference import embed_reference
-    return embed_reference(_encoder(), wav16k.astype(np.float32))[0].embedding
+    return embed_reference(_encoder(), wav16k.astype(np.float32)).embedding
 
 
 def nearest_speaker(embedding: np.ndarray, references: dict[str, np.ndarray]) -> str:

@@ -14,8 +14,12 @@ async def _load(app: FastAPI) -> None:
     app.state.runtime = attach_batcher(await run_model(load_runtime, app.state.settings))
 
 
+async def _close(app: FastAPI) -> None:
+    await app.state.runtime.batcher.close()
+
+
 def create(settings: VocoderSettings | None = None) -> FastAPI:
-    app = create_app("vocoder", settings or VocoderSettings(), load=_load,
+    app = create_app("vocoder", settings or VocoderSettings(), load=_load, close=_close,
                      description="HiFi-GAN V1 (22.05 kHz), WaveRNN (RTVC fatchord, RAW 9-bit) and "
                                  "Griffin-Lim vocoders.")
     include_routers(app, router)

@@ -18,11 +18,11 @@ log = logging.getLogger("voxclone.jobs")
 
 async def render_clone(pipeline, reference: bytes, params: dict) -> bytes:
     """The job's work: embed the reference, speak the text, encode in the requested format."""
-    emb, _ = await pipeline.embed_audio_file(reference, params.get("filename", "reference"),
-                                             owner=params.get("owner", ""))
-    audio = await pipeline.speak_encoded(params["text"], emb, params["format"], params.get("vocoder"),
-                                         seed=params.get("seed"))
-    return audio.data
+    ref = await pipeline.embed_audio_file(reference, params.get("filename", "reference"),
+                                          owner=params.get("owner", ""))
+    speech = await pipeline.speak_encoded(params["text"], ref.embedding, params["format"], params.get("vocoder"),
+                                          seed=params.get("seed"))
+    return speech.audio.data
 
 
 def result_name(job_id: str, params: dict) -> str:

@@ -10,6 +10,7 @@ from orchestrator_svc import openai_speech as oa
 from orchestrator_svc.deps import Authorized, Pipe, Settings, Voices
 from orchestrator_svc.rendering import open_speech_stream, render
 from orchestrator_svc.speaking import vocoder_choice
+from orchestrator_svc.voice_library import MAX_LIST
 
 
 class OpenAIRoute(APIRoute):
@@ -56,9 +57,9 @@ async def speech(body: oa.SpeechRequest, pipe: Pipe, settings: Settings, voices:
 
 
 @router.get("/v1/audio/voices")
-async def list_voices(voices: Voices, limit: int = Query(1000, ge=1, le=1000)):
+async def list_voices(voices: Voices, limit: int = Query(MAX_LIST, ge=1, le=MAX_LIST)):
     """Built-in voices (with source and licence), OpenAI's names mapped onto them, and saved voices."""
-    return oa.voice_listing(await run_blocking(voices.list, limit, 0))  # the Query bounds it to 1..1000
+    return oa.voice_listing(await run_blocking(voices.list, limit, 0))  # the Query bounds it to 1..MAX_LIST
 
 
 @router.get("/v1/models")

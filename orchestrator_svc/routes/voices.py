@@ -30,7 +30,8 @@ async def enroll(request: Request, pipe: Pipe, parts: Parts, voices: Voices):
 
 
 @router.get("/v1/voices", response_model=VoiceList)
-async def list_voices(voices: Voices, limit: int = Query(100, ge=1, le=1000), offset: int = Query(0, ge=0, le=2**62)):
+async def list_voices(voices: Voices, limit: int = Query(100, ge=1, le=voice_library.MAX_LIST),
+                      offset: int = Query(0, ge=0, le=2**62)):
     """The caller's voices (an admin key: everyone's), oldest first."""
     return await voice_library.list_voices(voices, limit, offset)
 

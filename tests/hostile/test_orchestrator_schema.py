@@ -2,7 +2,9 @@
 process in front of real stages: no 5xx, every status code and content type documented, responses match
 their schemas, `Allow` on 405 lists the path's methods, and the service is alive afterwards.
 
-Bounded (few examples per operation, a time budget) so it fits CI. Not yet asserted: schemathesis'
+Bounded (few examples per operation, a time budget) so it fits CI. The budget, not the example count, ends the
+fuzzing: with 240 s it ran 240 s, and with 60 s it still reached all 21 operations in both the coverage and
+the fuzzing phase (3609 generated cases, seed 7, on a loaded 2-core machine). Not yet asserted: schemathesis'
 positive_data_acceptance / negative_data_rejection / missing_required_header (multipart bodies whose
 string parts stand in for files, and audio whose validity no schema can state, are rejected with a 4xx).
 """
@@ -24,7 +26,7 @@ def test_schemathesis_finds_no_failure_in_the_orchestrator(urls, tmp_path):
         svc.wait_ready()
         cli = Path(sys.executable).parent / "schemathesis"
         run = subprocess.run([str(cli), "run", svc.url + "/openapi.json", "--checks", CHECKS, "-n", "4",
-                              "--phases", "examples,coverage,fuzzing", "--max-time", "240", "--seed", "7",
+                              "--phases", "examples,coverage,fuzzing", "--max-time", "60", "--seed", "7",
                               "--request-timeout", "120", "-w", "1"],
                              capture_output=True, text=True, timeout=420, cwd=tmp_path, check=False)
         assert run.returncode == 0, run.stdout[-6000:]
