@@ -55,8 +55,9 @@ def in_process_rows(threads: int) -> list[dict]:
     synth_s = best_of(lambda: synthesize(synthesizer, [text], embedding[None], max_frames=1000, seed=0))
     audio_s = (mel.shape[1] - 1) * 200 / 16000
     default_voice = VocoderSettings.model_fields["hifigan_voice"].default
+    voices = dict.fromkeys([default_voice, "universal", "lite"])
     vocoders = {f"HiFi-GAN {v}{' (default)' if v == default_voice else ''}, ONNX Runtime":
-                load_hifigan_vocoder(v, threads=threads).vocode for v in dict.fromkeys([default_voice, "universal"])}
+                load_hifigan_vocoder(v, threads=threads).vocode for v in voices}
     vocoders["Griffin-Lim, 32 iterations"] = lambda m: vocode_griffinlim(m, 0, 32)
     rows = []
     for name, vocode in vocoders.items():

@@ -112,3 +112,13 @@ def test_shipped_lite_generator_renders_the_clip_close_to_the_teacher(clip):
         ours, theirs = lite(mel).reshape(-1).numpy(), teacher(mel).reshape(-1).numpy()
     distance = np.abs(mel_adapter.hifigan_mel(ours, 22050) - mel_adapter.hifigan_mel(theirs, 22050)).mean()
     assert distance < LITE_DISTANCE_BOUND
+
+
+def test_sharpen_widens_each_band_about_its_mean_within_the_scale(clip):
+    wav, _ = clip
+    mel = audio.melspectrogram(wav).astype(np.float32)
+    assert mel_adapter.sharpen(mel, 1.0) is mel
+    sharp = mel_adapter.sharpen(mel, 1.5)
+    assert sharp.shape == mel.shape and sharp.min() >= -4 and sharp.max() <= 4
+    assert (sharp.std(axis=1) > mel.std(axis=1) * 1.2).mean() > 0.9   # every band but clipped ones spreads out
+    assert (sharp == -4).mean() > (mel == -4).mean()                  # more cells reach the floor, as real speech
