@@ -187,3 +187,13 @@ def test_every_backend_is_selectable_per_request(wavernn_url, mel):
         r = httpx.post(url + "/v1/vocode", json={"mel": mel[:, :20].tolist(), "backend": backend}, timeout=300)
         assert r.status_code == 200 and r.json()["backend"] == backend and r.json()["sample_rate"] == rate
         assert len(r.json()["wav"]) == round(19 * 200 * rate / 16000)
+
+
+def test_hifigan_mel_values_near_float32_max_give_finite_audio(vocoder_url):
+    """Found by schemathesis: a mel of +-3e38 overflowed the post-filter's mean into NaN audio (JSON nulls)."""
+    mel = np.full((80, 20), 3.1e38, np.float32)
+    mel[:, ::2] = -5.6e33
+    r = httpx.post(vocoder_url + "/v1/vocode", json={"mel": mel.tolist()}, timeout=120)
+    assert r.status_code == 200, r.text
+    assert r.json()["backend"] == "hifigan"
+    assert all(isinstance(x, float) for x in r.json()["wav"])
