@@ -1,7 +1,7 @@
 """RTVC's English text front end: cleaners (unidecode, numbers, abbreviations) and the 66-symbol table."""
 import re
+from functools import cache
 
-import inflect
 from unidecode import unidecode
 
 PAD, EOS = "_", "~"
@@ -9,7 +9,15 @@ SYMBOLS = [PAD, EOS] + list("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxy
 SYMBOL_TO_ID = {s: i for i, s in enumerate(SYMBOLS)}
 EOS_ID = SYMBOL_TO_ID[EOS]
 
-_inflect = inflect.engine()
+
+@cache
+def _inflect():
+    # Imported on first use: `import inflect` (pydantic/typeguard underneath) took 2.2 s of the orchestrator's
+    # 3.2 s start-up under load, and the orchestrator only splits sentences. The synthesizer warms it at load.
+    import inflect
+    return inflect.engine()
+
+
 _ABBREVIATIONS = [(re.compile(rf"\b{short}\.", re.IGNORECASE), full) for short, full in [
     ("mrs", "misess"), ("mr", "mister"), ("dr", "doctor"), ("st", "saint"), ("co", "company"),
     ("jr", "junior"), ("maj", "major"), ("gen", "general"), ("drs", "doctors"), ("rev", "reverend"),
@@ -54,11 +62,11 @@ def _number(m: re.Match) -> str:
         if num == 2000:
             return "two thousand"
         if 2000 < num < 2010:
-            return "two thousand " + _inflect.number_to_words(num % 100)
+            return "two thousand " + _inflect().number_to_words(num % 100)
         if num % 100 == 0:
-            return _inflect.number_to_words(num // 100) + " hundred"
-        return _inflect.number_to_words(num, andword="", zero="oh", group=2).replace(", ", " ")
-    return _inflect.number_to_words(num, andword="")
+            return _inflect().number_to_words(num // 100) + " hundred"
+        return _inflect().number_to_words(num, andword="", zero="oh", group=2).replace(", ", " ")
+    return _inflect().number_to_words(num, andword="")
 
 
 def normalize_numbers(text: str) -> str:
@@ -67,7 +75,7 @@ def normalize_numbers(text: str) -> str:
     text = _POUNDS.sub(r"\1 pounds", text)
     text = _DOLLARS.sub(_dollars, text)
     text = _DECIMAL.sub(lambda m: m.group(1).replace(".", " point "), text)
-    text = _ORDINAL.sub(lambda m: _inflect.number_to_words(m.group(0)), text)
+    text = _ORDINAL.sub(lambda m: _inflect().number_to_words(m.group(0)), text)
     return _NUMBER.sub(_number, text)
 
 

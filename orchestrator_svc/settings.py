@@ -35,7 +35,11 @@ class OrchestratorSettings(ServiceSettings):
     job_ttl_s: int = Field(7 * 86400, gt=0, description="how long finished jobs' records and results are kept")
     job_worker_ttl_s: int = Field(60, gt=0, description="Redis: worker heartbeat; idle workers wake this often")
     job_monitoring_interval_s: int = Field(10, gt=0,
-                                           description="Redis: a dead worker's job is retried this + 60 s later")
+                                           description="Redis: a dead worker's job is retried this + "
+                                                       "JOB_HEARTBEAT_GRACE_S later")
+    job_heartbeat_grace_s: int = Field(60, gt=0, description="Redis: how long past a missed heartbeat a "
+                                                             "running job is taken to be abandoned (rq's "
+                                                             "fixed 60 s, made a setting)")
     job_maintenance_interval_s: int = Field(60, gt=0, description="Redis: how often workers look for abandoned jobs")
     webhook_secret: str = Field("", description="HMAC-SHA256 key for X-Voxclone-Signature on job webhooks; "
                                                 "empty: webhooks are disabled (submissions with one get 422)")

@@ -9,7 +9,7 @@ from common.batching import MicroBatcher
 from common.checkpoints import file_sha256
 from common.errors import APIError, bad_request
 from common.metrics import MODEL_LOAD
-from common.text import unspeakable_reason
+from common.text import english_cleaners, unspeakable_reason
 from common.wire import check_embedding_range
 from synthesizer_svc.inference import load_synthesizer
 from synthesizer_svc.model import Tacotron
@@ -30,6 +30,7 @@ def load_runtime(settings: SynthesizerSettings) -> SynthesizerRuntime:
         raise RuntimeError(f"synthesizer checkpoint not found: {path} (set SYNTHESIZER_CHECKPOINT)")
     start = time.perf_counter()
     model = load_synthesizer(path)
+    english_cleaners("1")  # loads inflect now rather than in the first request
     MODEL_LOAD.labels("synthesizer", "tacotron").set(time.perf_counter() - start)
     # The file's name and checksum, never its path: /v1/info must not map the server's file system.
     info = {"model": "tacotron-sv2tts", "checkpoint": os.path.basename(path), "sha256": file_sha256(path),

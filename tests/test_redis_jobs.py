@@ -16,7 +16,8 @@ from tests.test_jobs import SECRET, Receiver, job_status, orchestrator, submit, 
 from tests.waiting import wait_for
 
 # Short worker timings so a SIGKILLed worker's job is retried within the test (rq's floor is 60 s + interval).
-FAST_RQ = {"JOB_MONITORING_INTERVAL_S": "1", "JOB_MAINTENANCE_INTERVAL_S": "3", "JOB_WORKER_TTL_S": "20"}
+FAST_RQ = {"JOB_MONITORING_INTERVAL_S": "1", "JOB_MAINTENANCE_INTERVAL_S": "3", "JOB_WORKER_TTL_S": "20",
+           "JOB_HEARTBEAT_GRACE_S": "3"}
 
 
 def wait_port(url: str, timeout: float = 30) -> None:

@@ -1,8 +1,8 @@
 """Jobs through Redis (REDIS_URL): our record of each job in a Redis hash, the work moved by an rq queue.
 
 rq gives the durability: an accepted job sits in the queue until a worker takes it, and a worker that dies
-mid-job (its execution heartbeat expires: job_monitoring_interval + 60 s) has the job retried by whichever
-worker runs the next maintenance pass. The functions rq runs are in `rq_tasks`, named here by their dotted
+mid-job (its execution heartbeat expires: job_monitoring_interval + JOB_HEARTBEAT_GRACE_S) has the job
+retried by whichever worker runs the next maintenance pass. The functions rq runs are in `rq_tasks`, named here by their dotted
 path so this module needs nothing from the worker side (no import circle through the wiring).
 """
 import json

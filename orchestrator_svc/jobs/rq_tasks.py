@@ -73,15 +73,24 @@ def on_job_failure(job, connection, exc_type, exc_value, traceback) -> None:
         _finish(store, settings, job.id)
 
 
+RQ_HEARTBEAT_MARGIN_S = 60  # what rq's Worker.get_heartbeat_ttl adds (rq 2.x and 3.0)
+
+
 class ReleasingWorker(Worker):
     """An rq worker that gives its job back on SIGTERM/SIGINT instead of finishing it: the work-horse is
     killed, the job goes back to the front of the queue (out of the started registry, so no heartbeat has to
     expire) and our record to `queued` with the attempt uncounted, so another worker takes it at once.
     rq's own warm shutdown would hold a deploy for the whole job (minutes for a long text), and a cold one
-    leaves the job `running` until rq's abandoned-job check (job_monitoring_interval + 60 s) and counts a
-    failed attempt."""
+    leaves the job `running` until rq's abandoned-job check (job_monitoring_interval + heartbeat grace) and
+    counts a failed attempt."""
 
     releasing: str | None = None
+    # rq adds a fixed 60 s to job_monitoring_interval for a running job's heartbeat; a setting here, so a
+    # deployment (and the restart test: 75 s -> about 15 s) can choose how soon a dead worker's job is retried.
+    heartbeat_grace_s: int = 60
+
+    def get_heartbeat_ttl(self, job, working_time: float = 0.0) -> int:
+        return super().get_heartbeat_ttl(job, working_time) - RQ_HEARTBEAT_MARGIN_S + self.heartbeat_grace_s
 
     def request_stop(self, signum, frame):
         job_id = self.get_current_job_id()
@@ -109,5 +118,6 @@ def run_worker(settings: OrchestratorSettings) -> None:
                              worker_ttl=settings.job_worker_ttl_s,
                              job_monitoring_interval=settings.job_monitoring_interval_s,
                              maintenance_interval=settings.job_maintenance_interval_s)
+    worker.heartbeat_grace_s = settings.job_heartbeat_grace_s
     log.info("rq worker started", extra={"queue": QUEUE_NAME})
     worker.work(logging_level=settings.log_level)
