@@ -92,6 +92,16 @@ class ReleasingWorker(Worker):
     def get_heartbeat_ttl(self, job, working_time: float = 0.0) -> int:
         return super().get_heartbeat_ttl(job, working_time) - RQ_HEARTBEAT_MARGIN_S + self.heartbeat_grace_s
 
+    def subscribe(self):
+        """rq's own, with the command listener polling every second instead of every 60 s: redis-py 8's
+        PubSubWorkerThread.stop() waits for the thread, so a stopping worker hung up to 60 s in teardown after
+        releasing its job (the SIGTERM test timed out at 20 s), past a deploy's usual 30 s grace."""
+        self.log.info("Worker %s: subscribing to channel %s", self.name, self.pubsub_channel_name)
+        self.pubsub = self.connection.pubsub()
+        self.pubsub.subscribe(**{self.pubsub_channel_name: self.handle_payload})
+        self.pubsub_thread = self.pubsub.run_in_thread(sleep_time=1, daemon=True,
+                                                       exception_handler=self._pubsub_exception_handler)
+
     def request_stop(self, signum, frame):
         job_id = self.get_current_job_id()
         if job_id is None or not self.horse_pid:
