@@ -95,7 +95,8 @@ def first_audio_rows() -> list[dict]:
         return [{"streamed /v1/clone, 3 sentences": name,
                  "first audio byte s": f"{np.median([r['first_audio_s'] for r in rs]):.2f}",
                  "vs Griffin-Lim": f"{np.median([r['first_audio_s'] for r in rs]) / gl_first:.2f}x",
-                 "complete s": f"{np.median([r['total_s'] for r in rs]):.2f}"} for name, rs in runs.items()]
+                 "complete s": f"{np.median([r['total_s'] for r in rs]):.2f}",
+                 "playback stalls s": f"{np.median([r['stall_s'] for r in rs]):.2f}"} for name, rs in runs.items()]
     finally:
         stack.stop()
 

@@ -108,16 +108,24 @@ def _fmt(t: dict) -> dict:
 
 
 def first_audio_byte(open_stream) -> dict:
-    """Seconds until the first audio sample (past the 44-byte WAV header) and until the end."""
+    """Seconds until the first audio sample (past the 44-byte WAV header) and until the end, and how long a
+    player that starts at the first sample would wait for audio not yet arrived (16-bit mono WAV stream)."""
     start = time.perf_counter()
-    first, received = None, 0
+    first, received, stall, runs_out = None, 0, 0.0, 0.0
     with open_stream() as r:
         r.raise_for_status()
+        bytes_per_s = 2 * int(r.headers["x-sample-rate"])
         for chunk in r.iter_raw():
+            now = time.perf_counter() - start
+            audio_s = (max(0, received + len(chunk) - 44) - max(0, received - 44)) / bytes_per_s
             received += len(chunk)
-            if first is None and received > 44:
-                first = time.perf_counter() - start
-    return {"first_audio_s": first, "total_s": time.perf_counter() - start}
+            if audio_s <= 0:
+                continue
+            if first is None:
+                first, runs_out = now, now
+            stall += max(0.0, now - runs_out)        # the player ran dry before this chunk came
+            runs_out = max(runs_out, now) + audio_s  # when what it holds now runs out
+    return {"first_audio_s": first, "total_s": time.perf_counter() - start, "stall_s": stall}
 
 
 def run(reference_wav: str, requests_for_memory: int = 500) -> dict:

@@ -42,13 +42,21 @@ class StagePool:
         return {**headers, **(extra or {})}
 
     async def request(self, method: str, path: str, **kwargs) -> httpx.Response:
+        return await self._send(method, path, False, **kwargs)
+
+    async def open_stream(self, path: str, **kwargs) -> httpx.Response:
+        """A POST whose body is read as it arrives: the response (status checked, body unread) for the caller to
+        iterate and `aclose`. Only the connection is retried, never once the stage has begun to answer."""
+        return await self._send("POST", path, True, **kwargs)
+
+    async def _send(self, method: str, path: str, stream: bool, **kwargs) -> httpx.Response:
         headers = self._headers(kwargs.pop("headers", None))
         last_error = None
         for attempt in range(self.retries + 1):
             i = self._pick()
-            url = self.urls[i] + path
+            request = self.client.build_request(method, self.urls[i] + path, headers=headers, **kwargs)
             try:
-                resp = await self.client.request(method, url, headers=headers, **kwargs)
+                resp = await self.client.send(request, stream=stream)
             except (httpx.ConnectError, httpx.RemoteProtocolError, httpx.ReadError) as exc:
                 # Nothing was processed (or the replica died mid-request): safe to send elsewhere.
                 self._down_until[i] = time.monotonic() + self.cooldown_s
@@ -59,6 +67,9 @@ class StagePool:
                 continue
             except httpx.TimeoutException:
                 raise APIError(504, "stage_timeout", f"the {self.stage} stage did not answer in time") from None
+            if resp.status_code >= 400 and stream:  # the error's body, for its message
+                await resp.aread()
+                await resp.aclose()
             if resp.status_code == 503 and attempt < self.retries:
                 self._down_until[i] = time.monotonic() + self.cooldown_s
                 last_error = RuntimeError("503 from replica")

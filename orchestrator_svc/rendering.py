@@ -79,4 +79,6 @@ async def open_stream(pieces: AsyncIterator[tuple[np.ndarray, int]], fmt: str, s
 async def open_speech_stream(pipe: Pipeline, text: str, embedding, fmt: str, backend: str | None = None,
                              seed: int | None = None, speed: float = 1.0):
     check_format(fmt, streaming=True)
-    return await open_stream(speak_stream(pipe, text, embedding, backend, seed), fmt, speed)
+    # a time stretch needs whole sentences; at speed 1 the pieces go out as the vocoder makes them
+    return await open_stream(speak_stream(pipe, text, embedding, backend, seed, whole_sentences=speed != 1.0),
+                             fmt, speed)

@@ -122,3 +122,13 @@ def test_sharpen_widens_each_band_about_its_mean_within_the_scale(clip):
     assert sharp.shape == mel.shape and sharp.min() >= -4 and sharp.max() <= 4
     assert (sharp.std(axis=1) > mel.std(axis=1) * 1.2).mean() > 0.9   # every band but clipped ones spreads out
     assert (sharp == -4).mean() > (mel == -4).mean()                  # more cells reach the floor, as real speech
+
+
+def test_chunk_bounds_grow_from_the_first_size_and_cover_every_frame():
+    from vocoder_svc.hifigan_runtime import chunk_bounds
+    assert chunk_bounds(100, 256) == [(0, 100)]
+    assert chunk_bounds(300, 0) == [(0, 300)]
+    assert chunk_bounds(600, 256) == [(0, 256), (256, 512), (512, 600)]
+    assert chunk_bounds(200, 64, first_frames=16) == [(0, 16), (16, 40), (40, 76), (76, 130), (130, 194),
+                                                      (194, 200)]
+    assert chunk_bounds(5, 256, first_frames=8) == [(0, 5)]

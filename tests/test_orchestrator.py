@@ -201,6 +201,22 @@ def test_streaming_clone_and_speech_arrive_sentence_by_sentence(urls, ref_wav_by
     assert r.status_code == 422 and "streaming" in r.json()["error"]["message"]
 
 
+def test_hifigan_stream_starts_before_the_first_sentence_is_vocoded(urls, ref_wav_bytes):
+    """The first sentence arrives as the vocoder streams it (16 generator frames first), the header says 22050,
+    and the whole stream is the three sentences and their two gaps."""
+    text = "First part here. Then a second part. And the third."
+    with httpx.stream("POST", urls["orchestrator"] + "/v1/clone", files={"reference_audio": ("r.wav", ref_wav_bytes)},
+                      data={"text": text, "stream": "true", "vocoder": "hifigan", "seed": "1"}, timeout=300) as r:
+        assert r.status_code == 200 and r.headers["x-sample-rate"] == "22050"
+        chunks = [c for c in r.iter_raw() if c]
+    data = b"".join(chunks)
+    assert int.from_bytes(data[24:28], "little") == 22050  # the WAV header's rate
+    pcm = np.frombuffer(data[44:], dtype="<i2")
+    # the first network chunks hold far less than a sentence: HiFi-GAN's 16-, 24-, 36-frame pieces
+    assert len(chunks) >= 6 and len(b"".join(chunks[:2])) - 44 < 2 * 22050 * 0.5
+    assert len(pcm) > 22050 * (3 * 0.3 + 2 * 0.15)
+
+
 def test_metrics_and_request_id_propagation(stack, urls, ref_wav_bytes):
     rid = "trace-" + "ab12" * 4
     r = httpx.post(urls["orchestrator"] + "/v1/clone",

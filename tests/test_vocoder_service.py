@@ -107,6 +107,40 @@ def test_seed_inference(vocoder_url, mel):
     assert r.status_code == 200 and r.json()["sr"] == 22050 and len(r.json()["wav"]) == round(39 * 275.625)
 
 
+def stream_vocode(url: str, body: dict) -> tuple[httpx.Response, list[bytes]]:
+    with httpx.stream("POST", url + "/v1/vocode/stream", json=body, timeout=300) as r:
+        chunks = [c for c in r.iter_raw() if c] if r.status_code == 200 else [r.read()]
+    return r, chunks
+
+
+def test_hifigan_stream_sends_the_same_audio_in_growing_pieces(vocoder_url, real_mel):
+    """Raw float32 as it is made (first piece 16 generator frames): joined, exactly the /v1/vocode audio."""
+    r, chunks = stream_vocode(vocoder_url, {"mel": real_mel.tolist(), "first_chunk_frames": 16})
+    assert r.status_code == 200 and r.headers["content-type"] == "application/octet-stream"
+    assert r.headers["x-sample-rate"] == "22050" and r.headers["x-backend"] == "hifigan"
+    streamed = np.frombuffer(b"".join(chunks), "<f4")
+    whole = decode_array(CompactArray(**httpx.post(vocoder_url + "/v1/vocode", json={
+        "mel": real_mel.tolist(), "compact": True}, timeout=300).json()["wav"]), "wav")
+    assert len(streamed) == len(whole)
+    np.testing.assert_allclose(streamed, whole, atol=1e-4)
+    assert len(chunks) >= 3  # 16, 24, 36 ... frames: the first goes out before the rest is made
+
+
+def test_griffinlim_stream_is_one_piece_at_16000(vocoder_url, mel):
+    body = {"mel": mel[:, :40].tolist(), "backend": "griffinlim", "seed": 3}
+    r, chunks = stream_vocode(vocoder_url, body)
+    assert r.status_code == 200 and r.headers["x-sample-rate"] == "16000"
+    expected = httpx.post(vocoder_url + "/v1/vocode", json=body, timeout=120).json()["wav"]
+    np.testing.assert_allclose(np.frombuffer(b"".join(chunks), "<f4"), expected, atol=1e-6)
+
+
+def test_stream_errors_come_before_any_audio(vocoder_url, mel):
+    r, chunks = stream_vocode(vocoder_url, {"mel": mel[:20].tolist()})
+    assert r.status_code == 422 and "(80, T)" in json.loads(chunks[0])["error"]["message"]
+    r, chunks = stream_vocode(vocoder_url, {"mel": mel[:, :20].tolist(), "backend": "wavernn"})
+    assert r.status_code == 409 and json.loads(chunks[0])["error"]["code"] == "backend_unavailable"
+
+
 BAD = [
     ({"mel": [[0.0] * 10] * 79}, 422, "(80, T)"),
     ({"mel": [[0.0] * 80] * 30}, 422, "transpose"),

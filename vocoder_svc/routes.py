@@ -1,7 +1,9 @@
 """The vocoder's HTTP routes: parse the request, one call into the runtime, shape the response."""
+from contextlib import AsyncExitStack
+
 import numpy as np
 from fastapi import APIRouter, Request
-from fastapi.responses import Response
+from fastapi.responses import Response, StreamingResponse
 
 from common.audio_encode import AUDIO_MEDIA_TYPES, encode
 from common.cancel import request_work
@@ -10,8 +12,14 @@ from common.service import run_blocking
 from common.wire import decode_array, encode_array
 from vocoder_svc.deps import Runtime
 from vocoder_svc.inference import backend_sample_rate
-from vocoder_svc.runtime import validate_mel, vocode_request
-from vocoder_svc.schemas import SeedInferenceRequest, SeedInferenceResponse, VocodeRequest, VocodeResponse
+from vocoder_svc.runtime import validate_mel, vocode_pieces, vocode_request
+from vocoder_svc.schemas import (
+    SeedInferenceRequest,
+    SeedInferenceResponse,
+    VocodeRequest,
+    VocodeResponse,
+    VocodeStreamRequest,
+)
 
 router = APIRouter(tags=["vocoder"], responses=error_responses(409, 499, 503, 504))
 AUDIO_TYPES = {media: {} for media in AUDIO_MEDIA_TYPES}
@@ -41,6 +49,38 @@ async def vocode(body: VocodeRequest, request: Request, runtime: Runtime):
         return await audio_file_response(wav, backend_sample_rate(backend), body.format, backend)
     return VocodeResponse(wav=encode_array(wav, body.compact), backend=backend,
                           sample_rate=backend_sample_rate(backend))
+
+
+RAW_AUDIO = {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}
+
+
+@router.post("/v1/vocode/stream", response_class=StreamingResponse, responses={200: {"content": RAW_AUDIO}})
+async def vocode_stream(body: VocodeStreamRequest, request: Request, runtime: Runtime):
+    """The audio as raw little-endian float32 samples at `X-Sample-Rate`, sent piece by piece as it is made
+    (hifigan: chunk by chunk, the first `first_chunk_frames` long), so a player starts before the mel is done.
+    Errors before the first piece get their status; the work stops when the client goes away."""
+    mel = validate_mel(runtime.settings, decode_array(body.mel, "mel", ndim=(2,)), body.sample_rate)
+    backend = body.backend or runtime.default_backend
+    work = AsyncExitStack()  # the request's work token lives as long as the streamed body, not the route call
+    token = await work.enter_async_context(request_work(request, runtime.settings.compute_deadline_s, "vocoder"))
+    pieces = vocode_pieces(runtime, mel, backend, body.seed, token, body.first_chunk_frames)
+    try:
+        first = await anext(pieces)
+    except BaseException as exc:
+        await pieces.aclose()
+        await work.__aexit__(type(exc), exc, exc.__traceback__)
+        raise
+
+    async def samples():
+        try:
+            yield first.astype("<f4").tobytes()
+            async for piece in pieces:
+                yield piece.astype("<f4").tobytes()
+        finally:
+            await pieces.aclose()
+            await work.aclose()
+    return StreamingResponse(samples(), media_type="application/octet-stream", headers={
+        "X-Sample-Rate": str(backend_sample_rate(backend)), "X-Backend": backend})
 
 
 @router.post("/inference", tags=["seed-compatible"], response_model=SeedInferenceResponse)

@@ -1,6 +1,7 @@
 """The loaded vocoder(s) and what a request does with them: validate the mel, pick the backend, batch, vocode."""
 import os
 import time
+from collections.abc import AsyncIterator
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
@@ -12,7 +13,7 @@ from common.checkpoints import file_sha256
 from common.errors import APIError, bad_request
 from common.metrics import MODEL_LOAD, STAGE_LATENCY
 from common.service import run_blocking, run_model
-from vocoder_svc.hifigan_runtime import HiFiGANVocoder, load_hifigan_vocoder
+from vocoder_svc.hifigan_runtime import HiFiGANVocoder, chunk_bounds, load_hifigan_vocoder
 from vocoder_svc.inference import (
     backend_sample_rate,
     hifigan_available,
@@ -138,3 +139,20 @@ async def vocode_request(runtime: VocoderRuntime, mel: np.ndarray, backend: str,
         return await runtime.batcher.submit("wavernn", (mel, token), token)
     run = run_blocking if backend == "griffinlim" else run_model  # Griffin-Lim is numpy: no need to queue
     return await run(run_vocoder, runtime, mel, backend, seed, token.check)
+
+
+async def vocode_pieces(runtime: VocoderRuntime, mel: np.ndarray, backend: str, seed: int | None, token: WorkToken,
+                        first_frames: int = 0) -> AsyncIterator[np.ndarray]:
+    """The audio in pieces as they are made, for streaming: HiFi-GAN chunk by chunk (`first_frames` generator
+    frames first, then doubling: chunk_bounds), other backends in one piece. Joined, the pieces are exactly
+    what `vocode_request` returns for the same mel."""
+    hifigan = runtime.hifigan
+    if backend != "hifigan" or hifigan is None:
+        yield await vocode_request(runtime, mel, backend, seed, token)
+        return
+    start_time = time.perf_counter()
+    log_mel, samples = await run_blocking(hifigan.prepare, mel)
+    for start, stop in chunk_bounds(log_mel.shape[1], hifigan.chunk_frames, first_frames):
+        token.check()
+        yield await run_model(hifigan.render, log_mel, start, stop, samples)
+    STAGE_LATENCY.labels("vocoder", backend).observe(time.perf_counter() - start_time)
