@@ -144,7 +144,7 @@ async def vocode_request(runtime: VocoderRuntime, mel: np.ndarray, backend: str,
 async def vocode_pieces(runtime: VocoderRuntime, mel: np.ndarray, backend: str, seed: int | None, token: WorkToken,
                         first_frames: int = 0) -> AsyncIterator[np.ndarray]:
     """The audio in pieces as they are made, for streaming: HiFi-GAN chunk by chunk (`first_frames` generator
-    frames first, then doubling: chunk_bounds), other backends in one piece. Joined, the pieces are exactly
+    frames first, then growing by half: chunk_bounds), other backends in one piece. Joined, the pieces are exactly
     what `vocode_request` returns for the same mel."""
     hifigan = runtime.hifigan
     if backend != "hifigan" or hifigan is None:
