@@ -40,10 +40,9 @@ def imports(path: Path, name: str, known: dict) -> set[str]:
 
 def test_no_import_circles():
     known = modules()
-    graph = {name: imports(path, name, known) for name, path in known.items()}
     # a package's __init__ importing its own submodules is how packages export names, not a circle
-    for name in graph:
-        graph[name] = {t for t in graph[name] if not t.startswith(name + ".")}
+    graph = {name: {t for t in imports(path, name, known) if not t.startswith(name + ".")}
+             for name, path in known.items()}
     cycles, state = [], {}
 
     def visit(node, stack):
