@@ -7,6 +7,7 @@ from fastapi.responses import Response, StreamingResponse
 
 from common.audio_encode import AUDIO_MEDIA_TYPES, encode
 from common.cancel import request_work
+from common.metrics import WORK_STOPPED
 from common.openapi import error_responses
 from common.service import run_blocking
 from common.wire import decode_array, encode_array
@@ -72,11 +73,15 @@ async def vocode_stream(body: VocodeStreamRequest, request: Request, runtime: Ru
         raise
 
     async def samples():
+        finished = False
         try:
             yield first.astype("<f4").tobytes()
             async for piece in pieces:
                 yield piece.astype("<f4").tobytes()
+            finished = True
         finally:
+            if not finished:  # the client went away mid-stream: no further chunk is made
+                WORK_STOPPED.labels("vocoder", "client_closed_request").inc()
             await pieces.aclose()
             await work.aclose()
     return StreamingResponse(samples(), media_type="application/octet-stream", headers={

@@ -1,4 +1,4 @@
-"""Hostile input to the vocoder over real HTTP, and an abandoned WaveRNN request that stops its sampling loop."""
+"""Hostile input to the vocoder over real HTTP, and abandoned requests (WaveRNN, a HiFi-GAN stream) that stop."""
 import time
 
 import httpx
@@ -70,3 +70,29 @@ def test_abandoned_wavernn_request_stops_and_the_next_one_answers_sooner(wavernn
 
 
 LONG_FRAMES = 1500  # 273 folds of the small fixture model
+
+
+@pytest.fixture(scope="module")
+def hifigan():
+    svc = start("vocoder", vocoder_checkpoint="", max_mel_frames=3000)
+    yield svc
+    svc.stop()
+
+
+def test_abandoned_hifigan_stream_stops_after_its_current_chunk(hifigan):
+    """A client that reads the first piece of a 30 s stream and goes away: the vocoder makes no more chunks,
+    so a short request behind it answers in far less than the whole stream's time."""
+    url, mel = hifigan.url, np.full((80, 2400), -2.0).tolist()
+    start_t = time.monotonic()
+    with httpx.stream("POST", url + "/v1/vocode/stream", json={"mel": mel}, timeout=600) as r:
+        assert r.status_code == 200 and sum(len(c) for c in r.iter_raw()) == 4 * round(2399 * 275.625)
+    full = time.monotonic() - start_t
+    stopped = sample(url, "voxclone_work_stopped_total", service="vocoder")
+    with httpx.stream("POST", url + "/v1/vocode/stream", json={"mel": mel, "first_chunk_frames": 16},
+                      timeout=600) as r:
+        assert r.status_code == 200 and len(next(r.iter_raw())) > 0
+    start_t = time.monotonic()
+    assert httpx.post(url + "/v1/vocode", json={"mel": MEL}, timeout=600).status_code == 200
+    waited = time.monotonic() - start_t
+    assert waited < full / 2, f"a short request took {waited:.1f} s after abandoning a {full:.1f} s stream"
+    assert sample(url, "voxclone_work_stopped_total", service="vocoder") == stopped + 1
