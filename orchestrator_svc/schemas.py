@@ -20,7 +20,7 @@ Backend = Literal["hifigan", "wavernn", "griffinlim"]
 SPOKEN_TEXT = {"type": "string", "maxLength": setting("max_text_chars"), "pattern": r"[^\W_]"}
 Text = Annotated[str, WithJsonSchema(SPOKEN_TEXT)]
 Seed = json_int(ge=0, le=SEED_MAX)  # the stages' bound (numpy's RandomState), refused here rather than there
-EMBEDDING_SIZE = 256
+EMBEDDING_SIZE = 256  # GE2E's (pipeline.check_embedding)
 Embedding = shaped(((EMBEDDING_SIZE, EMBEDDING_SIZE),), low=-EMBEDDING_BOUND, high=EMBEDDING_BOUND,
                    description="speaker embedding (256,), unit-norm so within [-1, 1]")
 # Mono samples within the encoder's peak bound; their duration against `sr` is the encoder's check (413 / 422).
