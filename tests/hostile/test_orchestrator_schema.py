@@ -13,6 +13,7 @@ operations in both the coverage and the fuzzing phase (1943 generated cases, see
 machine; the run took 62 s).
 """
 import os
+import re
 import subprocess
 
 import httpx
@@ -34,6 +35,9 @@ def test_schemathesis_finds_no_failure_in_the_orchestrator(urls, tmp_path):
                              env={**os.environ, "SCHEMATHESIS_HOOKS": "tests.hostile.schemathesis_hooks",
                                   "PYTHONPATH": str(ROOT)})
         assert run.returncode == 0, run.stdout[-6000:] + run.stderr[-2000:]
+        tested = re.search(r"Selected: (\d+)/(\d+)\s+Tested: (\d+)", run.stdout)
+        assert tested and tested[1] == tested[2] == tested[3], run.stdout[-2000:]  # no operation left out
+        print(re.search(r"\d+ generated.*", run.stdout)[0])  # the case count, for the log (pytest -s)
         assert httpx.get(svc.url + "/healthz").status_code == 200  # alive after the run
     finally:
         svc.stop()
