@@ -9,6 +9,7 @@ from fastapi.staticfiles import StaticFiles
 
 from common.service import create_app, include_routers, run_blocking
 from orchestrator_svc import wiring
+from orchestrator_svc.form_schema import state_forms_in_schema
 from orchestrator_svc.responses import document_errors, install_allow_header
 from orchestrator_svc.routes import ALL_ROUTERS
 from orchestrator_svc.routes.pages import STATIC
@@ -66,6 +67,7 @@ def create(settings: OrchestratorSettings | None = None, stage_mounts: dict | No
     app.state.stage_mounts = stage_mounts
     include_routers(app, *ALL_ROUTERS)
     document_errors(app)
+    state_forms_in_schema(app)
     install_allow_header(app)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     return app

@@ -41,3 +41,8 @@ def find_builtin(name: str) -> BuiltinVoice | None:
     key = name.strip().lower()
     voices = builtin_voices()
     return voices.get(key) or voices.get(openai_names().get(key, ""))
+
+
+def voice_names() -> list[str]:
+    """Every name find_builtin knows (in lower case): the built-ins' own and OpenAI's."""
+    return sorted({*builtin_voices(), *openai_names()})

@@ -69,7 +69,12 @@ async def reference_of(parts: Orchestrator, upload, url: str | None, field: str)
         raise bad_request(f"give either `{field}` (a file) or `reference_url`, not both or neither")
     if url:
         return await fetch_bytes(parts.outbound, url, "reference_url"), "reference"
-    data = await read_upload(upload, parts.settings.max_upload_bytes)
+    return await read_reference(upload, parts.settings.max_upload_bytes, field), upload.filename or "reference"
+
+
+async def read_reference(upload: UploadFile, max_bytes: int, field: str) -> bytes:
+    """An uploaded reference: within the upload limit (413) and not empty (422, before any stage is asked)."""
+    data = await read_upload(upload, max_bytes)
     if not data:
         raise bad_request(f"{field}: the uploaded file is empty")
-    return data, upload.filename or "reference"
+    return data

@@ -7,15 +7,18 @@ our Tacotron has no style input (the voice comes only from the speaker embedding
 """
 import base64
 import json
+import re
 from collections.abc import AsyncIterator
-from typing import Literal
+from typing import Annotated, Literal
 
 import numpy as np
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 
 from common.errors import APIError
-from orchestrator_svc.builtin_voices import builtin_voices, find_builtin
+from common.wire import STRICT
+from orchestrator_svc.builtin_voices import builtin_voices, find_builtin, voice_names
+from orchestrator_svc.schemas import SAVED_VOICE_ID, Seed
 
 MAX_INPUT_CHARS = 4096
 OWN_MODEL = "voxclone-1"
@@ -25,24 +28,33 @@ MODEL_IDS = (OWN_MODEL, *MODEL_ALIASES)
 FRAMES_PER_SECOND = 80  # synthesizer mel frames per second of speech (hop 12.5 ms): the usage's output tokens
 
 
+# What check_input lets through: OpenAI's limit, and a letter or digit somewhere (str.isalnum).
+OPENAI_INPUT = {"type": "string", "maxLength": MAX_INPUT_CHARS, "pattern": r"[^\W_]"}
+# A voice by name: a built-in's own or OpenAI's (resolve_voice takes any case and spacing too), or a saved
+# voice's id, which may be absent (404). Any other name is a 400 as OpenAI answers one.
+VOICE_NAME = {"anyOf": [{"type": "string", "enum": voice_names()}, {"type": "string", "pattern": SAVED_VOICE_ID}]}
+
+
 class VoiceRef(BaseModel):
-    id: str
+    model_config = STRICT
+    id: Annotated[str, WithJsonSchema(VOICE_NAME)]
 
 
 class SpeechRequest(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(strict=True, extra="ignore")
 
-    model: str = OWN_MODEL
-    input: str = Field(max_length=MAX_INPUT_CHARS)
-    voice: str | VoiceRef = Field(description="a built-in name (alloy, nova, ..., slt, lj, ...), a saved voice "
-                                              "id, or {\"id\": ...}")
+    # The names are stated here; check_model refuses others with OpenAI's model_not_found.
+    model: Annotated[str, WithJsonSchema({"type": "string", "enum": list(MODEL_IDS)})] = OWN_MODEL
+    input: Annotated[str, WithJsonSchema(OPENAI_INPUT)]
+    voice: Annotated[str | VoiceRef, WithJsonSchema({"anyOf": [*VOICE_NAME["anyOf"], VoiceRef.model_json_schema()],
+        "description": "a built-in name (alloy, nova, ..., slt, lj, ...), a saved voice id, or {\"id\": ...}"})]
     response_format: Literal["mp3", "opus", "aac", "flac", "wav", "pcm"] = "mp3"
     speed: float = Field(1.0, ge=0.25, le=4.0, description="pitch-preserving tempo change")
     instructions: str | None = Field(None, description="accepted; no effect (the model has no style input)")
     stream_format: Literal["audio", "sse"] | None = Field(
         None, description="audio: the format's bytes sentence by sentence; sse: speech.audio.delta events")
     stream: bool = Field(False, description="voxclone's older flag, same as stream_format=audio")
-    seed: int | None = Field(None, description="voxclone extension: reproducible output")
+    seed: Seed | None = Field(None, description="voxclone extension: reproducible output")
     vocoder: Literal["hifigan", "wavernn", "griffinlim"] | None = Field(None, description="voxclone extension")
 
 
@@ -90,17 +102,20 @@ def check_model(model: str) -> str:
 
 
 def resolve_voice(voice: str | VoiceRef, store) -> np.ndarray:
-    """The embedding for a built-in name (OpenAI's or ours), or a saved voice's id."""
+    """The embedding for a built-in name (OpenAI's or ours), or a saved voice's id (404 when none has it: the
+    schema's pattern says what an id looks like, not which exist)."""
     key = voice.id if isinstance(voice, VoiceRef) else voice
     builtin = find_builtin(key)
     if builtin is not None:
         return builtin.embedding
-    saved = store.get(key)
-    if saved is None:
-        names = ", ".join(sorted({*builtin_voices(), *(a for v in builtin_voices().values() for a in v.openai_names)}))
-        raise OpenAIError(400, "voice_not_found", f"voice: {key!r} is neither a built-in voice ({names}) nor a "
-                                                  "saved voice id (GET /v1/audio/voices lists them)", "voice")
-    return saved["embedding"]
+    if re.match(SAVED_VOICE_ID, key):
+        saved = store.get(key)
+        if saved is None:
+            raise OpenAIError(404, "voice_not_found", f"voice: no saved voice with id {key!r}", "voice")
+        return saved["embedding"]
+    raise OpenAIError(400, "voice_not_found", f"voice: {key!r} is neither a built-in voice "
+                                              f"({', '.join(voice_names())}) nor a saved voice id (GET "
+                                              "/v1/audio/voices lists them)", "voice")
 
 
 def voice_listing(saved: list[dict]) -> dict:

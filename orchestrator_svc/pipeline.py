@@ -15,9 +15,8 @@ from common.stage_results import EncodedAudio, TextMel
 from common.text import speakable_sentences
 from common.wire import CompactArray, check_embedding_range, decode_array, encode_array
 from orchestrator_svc.clients import StagePool
+from orchestrator_svc.schemas import EMBEDDING_SIZE
 from orchestrator_svc.voices import VoiceStore
-
-EMBEDDING_SIZE = 256
 
 
 def _array(payload, name: str, ndim=(1, 2)) -> np.ndarray:

@@ -4,14 +4,17 @@ from common.openapi import error_responses  # one description table and error sh
 
 ANY_ROUTE = (400, 401, 413, 422, 429)
 STAGE_CALLS = (502, 503, 504)
+# The vocoder's 409 backend_unavailable (wavernn without weights, hifigan not installed) passes through to
+# whoever asked for that backend, or has it as DEFAULT_VOCODER.
+VOCODING = (409, *STAGE_CALLS)
 
 
 # Status codes beyond ANY_ROUTE, per (method, path); read from the routes' code paths.
 ROUTE_ERRORS = {
-    ("POST", "/v1/clone"): (415, *STAGE_CALLS), ("POST", "/v1/clone/preview"): (415, *STAGE_CALLS),
-    ("POST", "/inference"): STAGE_CALLS, ("POST", "/v1/voices"): (415, *STAGE_CALLS),
+    ("POST", "/v1/clone"): (415, *VOCODING), ("POST", "/v1/clone/preview"): (415, *VOCODING),
+    ("POST", "/inference"): VOCODING, ("POST", "/v1/voices"): (415, *STAGE_CALLS),
     ("GET", "/v1/voices/{voice_id}"): (404,), ("DELETE", "/v1/voices/{voice_id}"): (404,),
-    ("POST", "/v1/tts"): (404, *STAGE_CALLS), ("POST", "/v1/audio/speech"): (404, *STAGE_CALLS),
+    ("POST", "/v1/tts"): (404, *VOCODING), ("POST", "/v1/audio/speech"): (404, *VOCODING),
     ("GET", "/v1/jobs/{job_id}"): (404,), ("GET", "/v1/jobs/{job_id}/result"): (404, 409, 410),
     ("PATCH", "/v1/voices/{voice_id}"): (404,), ("GET", "/v1/models/{model_id}"): (404,),
     ("POST", "/v1/studio/speak"): (404, 415, *STAGE_CALLS),

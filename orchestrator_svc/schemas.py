@@ -1,19 +1,49 @@
-from typing import Literal
+"""The orchestrator's request and response models. Requests take JSON's own types only (common.wire.STRICT,
+json_int), and each schema states what the route enforces: text limits, array shapes and bounds, seeds, and
+which fields must come together (`anyOf` of `required`), so schema and server agree on every request.
 
-from pydantic import BaseModel, Field
+A field that may be left out but not sent as null is typed without `None` (its default is None): an explicit
+null was treated as absent, so a request the schema refuses was accepted (schemathesis' negative data).
+"""
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 
 from common.audio_encode import AudioFormat
-from common.wire import ArrayIn
+from common.audio_io import MAX_PEAK, MAX_RATE, MIN_RATE
+from common.openapi import setting
+from common.wire import EMBEDDING_BOUND, SEED_MAX, STRICT, json_int, shaped
 
 Backend = Literal["hifigan", "wavernn", "griffinlim"]
+# What check_text lets through: at most MAX_TEXT_CHARS (413 beyond) with a letter or digit somewhere
+# ([^\W_] is str.isalnum, as Python's \w has it).
+SPOKEN_TEXT = {"type": "string", "maxLength": setting("max_text_chars"), "pattern": r"[^\W_]"}
+Text = Annotated[str, WithJsonSchema(SPOKEN_TEXT)]
+Seed = json_int(ge=0, le=SEED_MAX)  # the stages' bound (numpy's RandomState), refused here rather than there
+EMBEDDING_SIZE = 256  # GE2E's (pipeline.check_embedding)
+Embedding = shaped(((EMBEDDING_SIZE, EMBEDDING_SIZE),), low=-EMBEDDING_BOUND, high=EMBEDDING_BOUND,
+                   description="speaker embedding (256,), unit-norm so within [-1, 1]")
+# Mono samples within the encoder's peak bound; their duration against `sr` is the encoder's check (413 / 422).
+Waveform = shaped(((1, 50_000_000),), low=-MAX_PEAK, high=MAX_PEAK, description="mono waveform in [-1, 1]")
+SAVED_VOICE_ID = r"^voice_[0-9a-f]{16}$"  # VoiceStore.add's ids
+MAX_NAME_CHARS = 200
+# A URL the outbound policy can parse (common.outbound.parse_url): http(s), no spaces or control characters,
+# no credentials. Whether its host and port are well-formed, and what the network says, no pattern states.
+URL = {"type": "string", "minLength": 1, "pattern": r"^https?://[^\x00-\x20\x7f@/?#]+(?:[/?#][^\x00-\x20\x7f]*)?$"}
+
+
+def needs_one_of(*groups: tuple[str, ...]) -> ConfigDict:
+    """Strict, and the schema says which fields must come together: at least one of `groups`, whole."""
+    return ConfigDict(strict=True, json_schema_extra={"anyOf": [{"required": list(g)} for g in groups]})
 
 
 class SeedInferenceRequest(BaseModel):
     """Either a reference waveform (`wav`, `sr`) or a ready embedding (`embed`), plus the text."""
-    text: str
-    wav: ArrayIn | None = None
-    sr: int | None = None
-    embed: ArrayIn | None = None
+    model_config = needs_one_of(("embed",), ("wav", "sr"))
+    text: Text
+    wav: Waveform = None
+    sr: json_int(ge=MIN_RATE, le=MAX_RATE) = None
+    embed: Embedding = None
 
 
 class SeedInferenceResponse(BaseModel):
@@ -22,12 +52,14 @@ class SeedInferenceResponse(BaseModel):
 
 
 class VoiceImport(BaseModel):
-    name: str = Field(min_length=1, max_length=200)
-    embedding: ArrayIn
+    model_config = STRICT
+    name: str = Field(min_length=1, max_length=MAX_NAME_CHARS)
+    embedding: Embedding
 
 
 class VoiceRename(BaseModel):
-    name: str = Field(min_length=1, max_length=200)
+    model_config = STRICT
+    name: str = Field(min_length=1, max_length=MAX_NAME_CHARS)
 
 
 class Voice(BaseModel):
@@ -43,12 +75,14 @@ class VoiceList(BaseModel):
 
 
 class TTSRequest(BaseModel):
-    text: str
-    voice_id: str | None = None
-    embedding: ArrayIn | None = None
+    model_config = needs_one_of(("voice_id",), ("embedding",))
+    text: Text
+    voice_id: Annotated[str, WithJsonSchema({"type": "string", "pattern": SAVED_VOICE_ID})] = Field(
+        None, description="a saved voice (another id: 404); used when given with an `embedding` too")
+    embedding: Embedding = None
     format: AudioFormat = "wav"
     vocoder: Backend | None = None
-    seed: int | None = None
+    seed: Seed | None = None
     speed: float = Field(1.0, ge=0.25, le=4.0, description="pitch-preserving tempo change")
 
 

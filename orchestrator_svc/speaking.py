@@ -7,12 +7,13 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from common.audio_encode import Encoded, encode
+from common.audio_io import check_peak
 from common.errors import APIError, bad_request
 from common.metrics import STAGE_LATENCY
 from common.service import run_blocking
 from common.stage_results import EncodedAudio
 from common.wire import decode_array
-from orchestrator_svc.pipeline import Pipeline
+from orchestrator_svc.pipeline import Pipeline, check_embedding
 from orchestrator_svc.rendering import open_speech_stream, render
 from orchestrator_svc.schemas import ClonePreview, SeedInferenceRequest, TTSRequest
 from orchestrator_svc.settings import OrchestratorSettings
@@ -82,13 +83,14 @@ async def seed_inference(pipe: Pipeline, settings: OrchestratorSettings, body: S
                          ) -> tuple[np.ndarray, int]:
     """The seed projects' `{wav, sr, text}` or `{embed, text}` -> (the waveform, its rate)."""
     check_text(settings, body.text)
-    if body.embed is not None:
-        emb = decode_array(body.embed, "embed", ndim=(1,))
-    elif body.wav is not None and body.sr is not None:
-        decode_array(body.wav, "wav", ndim=(1,))  # a bad waveform is this request's 422, not the encoder's
+    # Whatever is given is checked, also a `wav` beside the `embed` that wins: a bad one was accepted unseen.
+    emb = check_embedding(decode_array(body.embed, "embed", ndim=(1,))) if body.embed is not None else None
+    if body.wav is not None:
+        check_peak(decode_array(body.wav, "wav", ndim=(1,)), "wav")  # this request's 422, not the encoder's
+    if emb is None and body.wav is not None and body.sr is not None:
         wav = body.wav if isinstance(body.wav, list) else body.wav.model_dump()
         emb = await pipe.embed_waveform(wav, body.sr)
-    else:
+    if emb is None:
         raise bad_request("give either `embed`, or `wav` and `sr`")
     speech = await pipe.speak(body.text, emb, vocoder_choice(settings, None))
     return speech.wav, speech.sample_rate
@@ -97,10 +99,13 @@ async def seed_inference(pipe: Pipeline, settings: OrchestratorSettings, body: S
 async def tts(pipe: Pipeline, settings: OrchestratorSettings, body: TTSRequest, voice_embedding) -> AudioReply:
     """`voice_embedding(voice_id)` looks a saved voice up (404 when there is none)."""
     check_text(settings, body.text)
-    if body.voice_id:
+    # An embedding is checked also when the voice_id wins over it (a bad one was accepted unseen).
+    given = check_embedding(decode_array(body.embedding, "embedding", ndim=(1,))) if body.embedding is not None \
+        else None
+    if body.voice_id is not None:  # "" too is an id that names no voice (404), not a missing one
         emb = await voice_embedding(body.voice_id)
-    elif body.embedding is not None:
-        emb = decode_array(body.embedding, "embedding", ndim=(1,))
+    elif given is not None:
+        emb = given
     else:
         raise bad_request("give `voice_id` or `embedding`")
     audio = await render(pipe, body.text, emb, body.format, vocoder_choice(settings, body.vocoder), body.seed,

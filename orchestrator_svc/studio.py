@@ -80,7 +80,7 @@ async def start(pipe: Pipeline, store, text: str, voice: str | None, reference: 
                 backend: str | None, seed: int | None, speed: float) -> AsyncIterator[bytes]:
     """Checks that answer with an error status (before any event), then the event stream."""
     check_input(text)
-    if reference is None and not voice:
-        raise bad_request("give a `voice` or a `reference_audio`")
+    if (reference is None) == (not voice):  # both: which one was meant? (a bad voice went unseen beside audio)
+        raise bad_request("give a `voice` or a `reference_audio`, not both or neither")
     embedding = None if reference is not None else await run_blocking(resolve_voice, voice, store)
     return studio_events(pipe, text, fmt, backend, seed, speed, embedding, reference)

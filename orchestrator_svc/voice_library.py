@@ -2,11 +2,11 @@
 delete. SQLite calls block, so they run with run_blocking."""
 import hashlib
 
-from common.errors import APIError
+from common.errors import APIError, bad_request
 from common.service import run_blocking
 from common.wire import decode_array
 from orchestrator_svc.pipeline import Pipeline, check_embedding
-from orchestrator_svc.schemas import Voice, VoiceImport, VoiceList
+from orchestrator_svc.schemas import MAX_NAME_CHARS, Voice, VoiceImport, VoiceList
 from orchestrator_svc.tenancy import TenantVoices
 
 MAX_LIST = 1000  # voices one list request returns at most (the routes' `limit` bound)
@@ -19,8 +19,10 @@ def voice_view(v: dict, with_embedding: bool = False) -> Voice:
 
 async def enroll_audio(pipe: Pipeline, voices: TenantVoices, reference: bytes, filename: str | None,
                        name: str | None) -> Voice:
+    if name and len(name) > MAX_NAME_CHARS:  # as a JSON import's (VoiceImport), not cut short unasked
+        raise bad_request(f"name: {len(name)} characters exceed the {MAX_NAME_CHARS} limit")
     ref = await pipe.embed_audio_file(reference, filename or "reference", owner=voices.tenant.owner)
-    name = str(name or filename or "voice")[:200]
+    name = str(name or filename or "voice")[:MAX_NAME_CHARS]  # a file's name may be longer
     voice = await run_blocking(voices.add, name, ref.embedding, "audio", hashlib.sha256(reference).hexdigest())
     return voice_view(voice)
 

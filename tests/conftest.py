@@ -1,3 +1,4 @@
+import itertools
 import os
 import sys
 from pathlib import Path
@@ -46,9 +47,24 @@ def ref_wav_bytes() -> bytes:
 
 
 @pytest.fixture(scope="session")
-def redis_url(tmp_path_factory):
+def redis_server(tmp_path_factory):
     """One real redis-server for the session (the Redis job queue, rate limits, the job-store tests)."""
     proc, url = start_redis(tmp_path_factory.mktemp("redis"))
     yield url
     proc.terminate()
     proc.wait(10)
+
+
+_databases = itertools.count(1)
+
+
+@pytest.fixture
+def redis_url(redis_server):
+    """A database of the session's server for this test alone (the 16 in turn, flushed first): rq jobs that a
+    job-store test queued and never ran were taken by a later test's rq worker."""
+    from redis import Redis
+    url = f"{redis_server.rsplit('/', 1)[0]}/{next(_databases) % 16}"
+    client = Redis.from_url(url)
+    client.flushdb()
+    client.close()
+    return url

@@ -80,6 +80,27 @@ def test_redis_jobs_run_on_separate_workers(urls, tmp_path, redis_url, webhook):
         web.stop()
 
 
+def test_a_redis_job_whose_reference_expired_fails_at_once(urls, tmp_path, redis_url):
+    """The reference expires (here: deleted, as its TTL would) before a worker takes the job: the job fails on
+    its first attempt with the reason; rq retried it as an internal error (TypeError) until attempts ran out."""
+    from redis import Redis
+    web = orchestrator(urls, tmp_path, REDIS_URL=redis_url).start()
+    worker = rq_worker(urls, tmp_path, redis_url)
+    try:
+        web.wait_ready()
+        jid = submit(web.url, "Never spoken.").json()["id"]
+        client = Redis.from_url(redis_url)
+        assert client.delete(f"voxclone:job:{jid}:ref") == 1
+        client.close()
+        worker.start()
+        job = wait_for_job(web.url, jid, timeout=120)
+        assert (job["status"], job["attempts"]) == ("failed", 1), job
+        assert "reference audio has expired" in job["error"]
+    finally:
+        worker.stop()
+        web.stop()
+
+
 def test_no_redis_job_lost_when_orchestrator_restarts_and_worker_dies(urls, tmp_path, redis_url):
     web = orchestrator(urls, tmp_path, REDIS_URL=redis_url).start()
     first = rq_worker(urls, tmp_path, redis_url, "worker1")

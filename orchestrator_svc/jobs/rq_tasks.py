@@ -12,7 +12,7 @@ from rq.exceptions import AbandonedJobError
 
 from common.errors import APIError
 from orchestrator_svc.jobs.redis_store import QUEUE_NAME, RedisJobStore
-from orchestrator_svc.jobs.runner import render_clone, result_name
+from orchestrator_svc.jobs.runner import job_reference, render_clone, result_name
 from orchestrator_svc.settings import OrchestratorSettings
 from orchestrator_svc.wiring import build_pipeline, make_job_store, make_results
 
@@ -30,19 +30,23 @@ def run_clone_job(jid: str) -> str | None:
     """rq job function, run in the worker's forked work-horse."""
     settings, redis = OrchestratorSettings(), get_current_job().connection
     store = make_job_store(settings, redis)
+    job = store.get(jid)
+    if job is None:  # the record expired while queued: nobody can be told, nothing to do
+        log.warning("job record expired before it ran", extra={"job": jid})
+        return None
     store.start_attempt(jid)
-    params = store.get(jid)["params"]
+    params = job["params"]
 
-    async def clone() -> bytes:
+    async def clone(reference: bytes) -> bytes:
         pipeline, client = build_pipeline(settings)
         try:
-            return await render_clone(pipeline, store.reference(jid), params)
+            return await render_clone(pipeline, reference, params)
         finally:
             await client.aclose()
             pipeline.store.close()
 
     try:
-        audio = asyncio.run(clone())
+        audio = asyncio.run(clone(job_reference(store, jid)))
     except APIError as exc:
         if exc.status >= 500:
             raise  # rq retries it (on_job_failure records the outcome)

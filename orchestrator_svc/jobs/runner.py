@@ -25,6 +25,15 @@ async def render_clone(pipeline, reference: bytes, params: dict) -> bytes:
     return speech.audio.data
 
 
+def job_reference(store: JobStore, job_id: str) -> bytes:
+    """The job's stored reference audio. Gone (it expired, or its record did) is a 410: no later attempt finds
+    it either, so the job fails at once instead of being retried (rq retried it as an internal error)."""
+    reference = store.reference(job_id)
+    if reference is None:
+        raise APIError(410, "reference_expired", "the job's reference audio has expired (JOB_TTL_S) before it ran")
+    return reference
+
+
 def result_name(job_id: str, params: dict) -> str:
     return f"{job_id}.{params['format']}"
 
@@ -34,7 +43,7 @@ async def run_one(store: JobStore, results: ResultStore, pipeline, job: dict, no
     params, jid = job["params"], job["id"]
     try:
         name = result_name(jid, params)
-        audio = await render_clone(pipeline, await run_blocking(store.reference, jid), params)
+        audio = await render_clone(pipeline, await run_blocking(job_reference, store, jid), params)
         await run_blocking(results.put, name, audio)
         await run_blocking(store.succeed, jid, name)
     except APIError as exc:

@@ -2,10 +2,12 @@
 from fastapi import APIRouter, File, Form, UploadFile
 from fastapi.responses import RedirectResponse, Response
 
+from common.outbound import MAX_URL_CHARS
+from common.wire import SEED_MAX
 from orchestrator_svc import job_api
 from orchestrator_svc.deps import Authorized, Caller, Jobs, Parts, Results, Settings, reference_of
 from orchestrator_svc.jobs.webhooks import check_webhook_url
-from orchestrator_svc.schemas import AudioFormat, Backend, JobView
+from orchestrator_svc.schemas import SPOKEN_TEXT, URL, AudioFormat, Backend, JobView
 from orchestrator_svc.speaking import check_text
 
 router = APIRouter(tags=["jobs"], dependencies=[Authorized])
@@ -13,10 +15,12 @@ router = APIRouter(tags=["jobs"], dependencies=[Authorized])
 
 @router.post("/v1/jobs", status_code=202, response_model=JobView)
 async def submit_job(jobs: Jobs, results: Results, settings: Settings, parts: Parts, caller: Caller,
-                     reference_audio: UploadFile | None = File(None), text: str = Form(...),
+                     reference_audio: UploadFile | None = File(None),
+                     text: str = Form(..., json_schema_extra=SPOKEN_TEXT),
                      format: AudioFormat = Form("wav"), vocoder: Backend | None = Form(None),
-                     seed: int | None = Form(None), webhook_url: str | None = Form(None, max_length=2048),
-                     reference_url: str | None = Form(None, max_length=2048)):
+                     seed: int | None = Form(None, ge=0, le=SEED_MAX),
+                     webhook_url: str | None = Form(None, max_length=MAX_URL_CHARS, json_schema_extra=URL),
+                     reference_url: str | None = Form(None, max_length=MAX_URL_CHARS, json_schema_extra=URL)):
     """Queue a clone (same inputs as /v1/clone); poll `GET /v1/jobs/{id}` or get a signed webhook."""
     check_text(settings, text)
     check_webhook_url(webhook_url, settings.webhook_secret, parts.outbound)

@@ -3,15 +3,18 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
 from common.errors import parse_body
+from common.outbound import MAX_URL_CHARS
 from orchestrator_svc import voice_library
 from orchestrator_svc.deps import Authorized, Parts, Pipe, Voices, reference_of
-from orchestrator_svc.schemas import Voice, VoiceImport, VoiceList, VoiceRename
+from orchestrator_svc.schemas import MAX_NAME_CHARS, URL, Voice, VoiceImport, VoiceList, VoiceRename
 
 router = APIRouter(tags=["voices"], dependencies=[Authorized])
-ENROLL_BODY = {"requestBody": {"content": {
-    "multipart/form-data": {"schema": {"type": "object", "required": ["file"], "properties": {
-        "file": {"type": "string", "format": "binary"}, "name": {"type": "string", "maxLength": 200},
-        "reference_url": {"type": "string", "maxLength": 2048}}}},
+# One body or the other, never none (the route reads it by hand, so FastAPI does not say so itself); the form's
+# rule (a file or a URL) is in orchestrator_svc.form_schema.
+ENROLL_BODY = {"requestBody": {"required": True, "content": {
+    "multipart/form-data": {"schema": {"type": "object", "properties": {
+        "file": {"type": "string", "format": "binary"}, "name": {"type": "string", "maxLength": MAX_NAME_CHARS},
+        "reference_url": {**URL, "maxLength": MAX_URL_CHARS}}}},
     "application/json": {"schema": VoiceImport.model_json_schema()}}}}
 
 

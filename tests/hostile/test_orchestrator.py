@@ -388,3 +388,88 @@ def test_redis_jobs_results_in_s3_are_deleted_after_ttl(urls, tmp_path, redis_ur
     finally:
         worker.stop()
         web.stop()
+
+
+# What schemathesis (--checks all, test_orchestrator_schema.py) found, each as the request it sent.
+
+def test_studio_speak_refuses_an_empty_upload_and_a_voice_beside_a_reference(strict):
+    """An empty reference file was taken: the 200 event stream then ended in an `error` event from the
+    encoder. A voice beside a reference was ignored unread (a name that is no voice went through)."""
+    r = httpx.post(strict.url + "/v1/studio/speak", data={"text": "Hi."}, files={"reference_audio": ("r.wav", b"")})
+    assert r.status_code == 422 and "the uploaded file is empty" in r.json()["error"]["message"], r.text
+    r = httpx.post(strict.url + "/v1/studio/speak", data={"text": "Hi.", "voice": "nobody"},
+                   files={"reference_audio": ("r.wav", REF)})
+    assert r.status_code == 422 and "not both" in r.json()["error"]["message"], r.text
+
+
+def test_fields_beside_the_one_used_are_checked_too(strict):
+    """/v1/tts with a voice_id and an embedding, /inference with an embed and a wav: the unused one was never
+    decoded, so a broken one (bad base64, 10 values for 256) was accepted with a 200."""
+    voice = httpx.post(strict.url + "/v1/voices", json={"name": "beside", "embedding": [0.0625] * 256}).json()
+    r = httpx.post(strict.url + "/v1/tts", json={"text": "Hi.", "voice_id": voice["id"], "embedding": [0.1] * 10})
+    assert r.status_code == 422 and "expected 256 values" in r.json()["error"]["message"], r.text
+    r = httpx.post(strict.url + "/inference", json={"text": "Hi.", "embed": [0.0625] * 256,
+                                                    "wav": {"shape": [4], "data": "\u0084"}})
+    assert r.status_code == 422 and "wav: data is not valid base64" in r.json()["error"]["message"], r.text
+    r = httpx.post(strict.url + "/v1/tts", json={"text": "Hi.", "voice_id": "", "embedding": [0.0625] * 256})
+    assert r.status_code == 404, r.text  # "" names no voice; it was taken for no voice_id at all
+
+
+def test_json_bodies_take_json_types_only(strict):
+    """"1" for an integer, true for a number, 5 for a name: pydantic's lax mode took them, the schema not."""
+    body = {"text": "Hi.", "embedding": [0.0625] * 256}
+    for change in ({"seed": "1"}, {"speed": True}, {"seed": 2 ** 32}, {"format": 5}):
+        r = httpx.post(strict.url + "/v1/tts", json={**body, **change})
+        assert r.status_code == 422 and next(iter(change)) in r.json()["error"]["message"], (change, r.text)
+    r = httpx.post(strict.url + "/v1/voices", json={"name": 5, "embedding": [0.0625] * 256})
+    assert r.status_code == 422 and "name" in r.json()["error"]["message"], r.text
+    r = httpx.post(strict.url + "/v1/audio/speech", json={"input": "Hi.", "voice": "alloy", "stream": "true"})
+    assert r.status_code == 400 and r.json()["error"]["param"] == "stream", r.text
+
+
+def test_a_saved_voice_id_that_names_none_is_404_and_other_names_400(strict):
+    r = httpx.post(strict.url + "/v1/audio/speech", json={"input": "Hi.", "voice": "voice_0123456789abcdef"})
+    assert r.status_code == 404 and r.json()["error"]["code"] == "voice_not_found", r.text  # was 400
+    r = httpx.post(strict.url + "/v1/audio/speech", json={"input": "Hi.", "voice": "nobody"})
+    assert r.status_code == 400 and "nobody" in r.json()["error"]["message"], r.text
+
+
+def test_form_limits_are_refused_at_submission(strict):
+    """A seed past the stages' 2^32 - 1 was queued (202) and failed later; a voice name past 200 characters
+    was cut short unasked."""
+    r = submit(strict.url, seed=str(2 ** 32))
+    assert r.status_code == 422 and "seed" in r.json()["error"]["message"], r.text
+    r = httpx.post(strict.url + "/v1/voices", data={"name": "n" * 201}, files={"file": ("r.wav", REF)})
+    assert r.status_code == 422 and "200 limit" in r.json()["error"]["message"], r.text
+
+
+def test_schema_describes_forms_and_every_status(strict):
+    schema = httpx.get(strict.url + "/openapi.json").json()
+    bodies = schema["components"]["schemas"]
+    clone = bodies["Body_clone_v1_clone_post"]["properties"]
+    assert clone["reference_audio"]["format"] == "binary"  # was contentMediaType: schemathesis sent text
+    assert all({"type": "null"} not in part.get("anyOf", ()) for part in clone.values())  # forms have no null
+    assert clone["seed"]["anyOf"][0]["maximum"] == 2 ** 32 - 1
+    enroll = schema["paths"]["/v1/voices"]["post"]["requestBody"]
+    assert enroll["required"] is True and "oneOf" in enroll["content"]["multipart/form-data"]["schema"]
+    for path in ("/v1/clone", "/v1/tts", "/v1/audio/speech", "/inference"):
+        assert "409" in schema["paths"][path]["post"]["responses"], path  # backend_unavailable
+
+
+def test_a_job_whose_reference_expired_fails_at_once(urls, tmp_path):
+    """The stored upload is gone when a worker takes the job (the Redis twin: tests/test_redis_jobs.py): it
+    failed as an internal error (TypeError) and was retried until attempts ran out."""
+    web = orchestrator(urls, tmp_path, JOB_WORKERS="0").start()
+    worker = orchestrator(urls, tmp_path)
+    worker.module, worker.log_path = "orchestrator_svc.worker", tmp_path / "worker.log"
+    try:
+        web.wait_ready()
+        jid = submit(web.url).json()["id"]
+        (tmp_path / "jobs" / f"{jid}.ref").unlink()
+        worker.start()
+        done = finished(web.url, jid)
+        assert (done["status"], done["attempts"]) == ("failed", 1), done
+        assert "reference audio has expired" in done["error"]
+    finally:
+        worker.stop()
+        web.stop()
