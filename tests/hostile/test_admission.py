@@ -7,8 +7,8 @@ import time
 import httpx
 import pytest
 
-from common.stack import ServiceProcess, free_port
-from tests.conftest import DATA, TEST_ENV
+from tests import processes
+from tests.conftest import DATA
 from tests.hostile.stages import InFlight, expect_error, start
 from tests.metrics_util import sample
 from tests.waiting import wait_for
@@ -80,9 +80,7 @@ def clone(base):
 
 
 def test_orchestrator_passes_a_busy_stage_on_as_503_with_retry_after(narrow, embedding, urls, tmp_path):
-    svc = ServiceProcess("orchestrator", free_port(), {
-        **TEST_ENV, "ENCODER_URLS": urls["encoder"], "SYNTHESIZER_URLS": narrow.url, "VOCODER_URLS": urls["vocoder"],
-        "DATA_DIR": str(tmp_path)}, log_path=tmp_path / "orchestrator.log").start()
+    svc = processes.orchestrator({**urls, "synthesizer": narrow.url}, tmp_path).start()
     longs = []
     try:
         svc.wait_ready()

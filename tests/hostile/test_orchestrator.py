@@ -10,7 +10,8 @@ import httpx
 import pytest
 
 from common.stack import ServiceProcess, free_port
-from tests.conftest import DATA, TEST_ENV
+from tests import processes
+from tests.conftest import DATA
 from tests.hostile.receivers import answer, serve, silent_until_released
 from tests.test_redis_jobs import s3_endpoint  # noqa: F401 - fixture
 from tests.waiting import wait_for
@@ -20,11 +21,9 @@ REF = (DATA / "ref_awb.wav").read_bytes()
 
 
 def orchestrator(urls, data_dir, **env) -> ServiceProcess:
+    """tests.processes' orchestrator with a webhook secret (webhooks are refused without one)."""
     data_dir.mkdir(parents=True, exist_ok=True)
-    return ServiceProcess("orchestrator", free_port(), {
-        **TEST_ENV, "ENCODER_URLS": urls["encoder"], "SYNTHESIZER_URLS": urls["synthesizer"],
-        "VOCODER_URLS": urls["vocoder"], "DATA_DIR": str(data_dir), "WEBHOOK_SECRET": SECRET, **env},
-        log_path=data_dir / "orchestrator.log")
+    return processes.orchestrator(urls, data_dir, **{"WEBHOOK_SECRET": SECRET, **env})
 
 
 def submit(base, text="Hello there.", headers=None, ref=REF, **form):
@@ -341,8 +340,7 @@ def distinct_reference(gain: float) -> bytes:
 def test_stage_429_is_a_retryable_503_not_a_stage_failure(urls, tmp_path):
     """An encoder with its own RATE_LIMIT spends the orchestrator's (stage key's) budget: users get a 503 with
     Retry-After from the orchestrator, not 502 "stage failed (429)"."""
-    enc = ServiceProcess("encoder", free_port(), {**TEST_ENV, "RATE_LIMIT": "4/minute"},
-                         log_path=tmp_path / "encoder.log").start()
+    enc = processes.service("encoder", tmp_path / "encoder.log", RATE_LIMIT="4/minute").start()
     svc = orchestrator(urls, tmp_path / "o", ENCODER_URLS=enc.url, STAGE_API_KEY="stage-key")
     try:
         polls = iter(range(10**6))  # a fresh limiter bucket per readiness poll (the encoder takes any key)
