@@ -20,7 +20,7 @@ import httpx
 
 from tests.conftest import ROOT
 from tests.hostile.test_orchestrator import orchestrator
-from tests.hostile.test_schemas import HERE, SCHEMATHESIS
+from tests.hostile.test_schemas import HERE, MAX_RESPONSE_S, SCHEMATHESIS
 
 
 def test_schemathesis_finds_no_failure_in_the_orchestrator(urls, tmp_path):
@@ -30,7 +30,8 @@ def test_schemathesis_finds_no_failure_in_the_orchestrator(urls, tmp_path):
         run = subprocess.run([SCHEMATHESIS, "--config-file", str(HERE / "schemathesis.toml"), "run",
                               svc.url + "/openapi.json", "--checks", "all", "-n", "4",
                               "--phases", "examples,coverage,fuzzing", "--max-time", "60", "--seed", "7",
-                              "--request-timeout", "120", "-w", "1", "--no-color"],
+                              "--request-timeout", "120", "--max-response-time", str(MAX_RESPONSE_S), "-w", "1",
+                              "--no-color"],
                              capture_output=True, text=True, timeout=420, cwd=ROOT, check=False,
                              env={**os.environ, "SCHEMATHESIS_HOOKS": "tests.hostile.schemathesis_hooks",
                                   "PYTHONPATH": str(ROOT)})
