@@ -126,9 +126,10 @@ class Pipeline:
 
 SENTENCE_GAP_S = 0.15  # silence between streamed sentences
 # HiFi-GAN's first streamed piece: 16 generator frames (186 ms), then 24, 36 ... (the vocoder's chunk_bounds),
-# so the first audio waits for 28 frames' work (16 + 12 of context), not a whole sentence's. Simulated at the
-# generator's 4.5 ms per frame on 2 cores: 8 frames first gave the first audio 18 ms sooner but left the player
-# waiting 0.15 s later on; 16 about 0.03 s. Later sentences go in the vocoder's usual 256-frame chunks.
+# so the first audio waits for 28 frames' work (16 + 12 of context), not a whole sentence's. Measured
+# (bench.default_speed's stream, three runs each): 16 frames first, first audio 1.05-1.11x Griffin-Lim's with
+# 0.02-0.05 s of playback stalls; 12 frames, 0.96-1.03x but 0.10-0.17 s of stalls. Later sentences go in the
+# vocoder's usual 256-frame chunks (small chunks recompute their context).
 FIRST_CHUNK_FRAMES = 16
 
 
@@ -136,8 +137,10 @@ async def speak_stream(pipeline: Pipeline, text: str, embedding: np.ndarray, voc
                        seed: int | None = None, whole_sentences: bool = False
                        ) -> AsyncIterator[tuple[np.ndarray, int]]:
     """Yield (float32 audio, sample rate) piece by piece, so the first plays while the rest is made: the first
-    sentence as the vocoder streams it, and each next sentence's mel made while the current one is vocoded
-    (asked for once the current one's first piece is here, so it never delays the first audio).
+    sentence as the vocoder streams it, and each next sentence's mel asked for once the current one is
+    vocoded, while its audio plays. (Asked for at the current one's first piece instead, the synthesizer took
+    the cores from the first sentence's small chunks: playback stalls 0.17-0.19 s vs 0.03-0.06 s, two
+    bench.default_speed streaming runs each, same completion time.)
     `whole_sentences`: one piece per sentence (for a time stretch, which needs whole sentences)."""
     embedding = check_embedding(embedding)
     sentences = speakable_sentences(text)
@@ -149,12 +152,12 @@ async def speak_stream(pipeline: Pipeline, text: str, embedding: np.ndarray, voc
             first_frames = FIRST_CHUNK_FRAMES if i == 0 and not whole_sentences else 0
             parts, rate = [], 0
             async for wav, rate in pipeline.vocode_stream(mel.mel, vocoder, seed, first_frames):
-                if pending is None and not last:
-                    pending = asyncio.ensure_future(pipeline.synthesize(sentences[i + 1], embedding, seed=seed))
                 if whole_sentences:
                     parts.append(wav)
                 else:
                     yield wav, rate
+            if not last:
+                pending = asyncio.ensure_future(pipeline.synthesize(sentences[i + 1], embedding, seed=seed))
             gap = np.zeros(0 if last else int(SENTENCE_GAP_S * rate), dtype=np.float32)
             piece = np.concatenate([*parts, gap])
             if piece.size:
