@@ -212,8 +212,9 @@ def test_hifigan_stream_starts_before_the_first_sentence_is_vocoded(urls, ref_wa
     data = b"".join(chunks)
     assert int.from_bytes(data[24:28], "little") == 22050  # the WAV header's rate
     pcm = np.frombuffer(data[44:], dtype="<i2")
-    # the first network chunks hold far less than a sentence: HiFi-GAN's 16-, 24-, 36-frame pieces
-    assert len(chunks) >= 6 and len(b"".join(chunks[:2])) - 44 < 2 * 22050 * 0.5
+    # the first network chunk holds far less than the first sentence (~1 s): HiFi-GAN's 16-frame piece (0.19 s;
+    # 0.46 s should a loaded machine let the next piece join it before it is read), and more pieces follow
+    assert len(chunks) >= 4 and len(chunks[0]) - 44 < 2 * 22050 * 0.5
     assert len(pcm) > 22050 * (3 * 0.3 + 2 * 0.15)
 
 
