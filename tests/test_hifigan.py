@@ -132,3 +132,13 @@ def test_chunk_bounds_grow_from_the_first_size_and_cover_every_frame():
     assert chunk_bounds(200, 64, first_frames=16) == [(0, 16), (16, 40), (40, 76), (76, 130), (130, 194),
                                                       (194, 200)]
     assert chunk_bounds(5, 256, first_frames=8) == [(0, 5)]
+
+
+def test_each_generator_gets_its_own_post_filter_factor_unless_one_is_set():
+    """Tuned per generator on the real-voice evaluation (hifigan_runtime.MEL_SHARPEN): lite 2.0, universal 1.5."""
+    from vocoder_svc.hifigan_runtime import load_hifigan_vocoder
+    from vocoder_svc.settings import VocoderSettings
+    assert load_hifigan_vocoder("lite", engine="torch").info()["mel_sharpen"] == 2.0
+    assert load_hifigan_vocoder("universal", engine="torch").info()["mel_sharpen"] == 1.5
+    assert load_hifigan_vocoder("lite", engine="torch", mel_sharpen=1.0).mel_sharpen == 1.0
+    assert VocoderSettings().hifigan_mel_sharpen is None  # unset: the loaded generator decides

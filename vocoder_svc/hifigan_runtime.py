@@ -120,11 +120,13 @@ def onnx_session(model: HiFiGAN, sha256: str, cache_dir: str, threads: int):
 
 VOICES = ("lite", "universal", "LJSpeech")
 DEFAULT_VOICE = "universal"
-# The global-variance post-filter's default factor (mel_adapter.sharpen), chosen on the real-voice evaluation
-# (8 held-out speakers x 4 sentences, same seeded mels; models/README.md): V1 universal at 1.0 -> 1.5 lifts
-# DNSMOS 2.51 -> 2.72, GE2E cosine 0.620 -> 0.676 (Griffin-Lim: 0.638), nearest-own 62% -> 72%, WER
-# 0.333 -> 0.355. An in-process probe (16 clips) rose steadily over 1.0, 1.15, 1.3, 1.5 in DNSMOS and cosine.
-DEFAULT_MEL_SHARPEN = 1.5
+# Each generator's default factor for the global-variance post-filter (mel_adapter.sharpen), chosen on the
+# real-voice evaluation (8 held-out speakers x 4 sentences, the same seeded mels; models/README.md).
+# universal: 1.0 -> 1.5 lifts DNSMOS 2.51 -> 2.72, GE2E cosine 0.620 -> 0.676 (Griffin-Lim: 0.638),
+# nearest-own 62% -> 72%, WER 0.333 -> 0.355; at 2.0 2.65 / 0.670 / 59% / 0.319. lite (2026-12-04 run):
+# 1.5 / 2.0 / 2.5 / 3.0 give DNSMOS 3.04 / 3.05 / 2.99 / 2.92, cosine 0.620 / 0.643 / 0.647 / 0.645, nearest-own
+# 44% / 56% / 56% / 59%, WER 0.371 / 0.350 / 0.384 / 0.382. LJSpeech is untuned: universal's factor.
+MEL_SHARPEN = {"universal": 1.5, "LJSpeech": 1.5, "lite": 2.0}
 
 
 def generator_path(voice: str) -> Path:
@@ -133,7 +135,8 @@ def generator_path(voice: str) -> Path:
 
 
 def load_hifigan_vocoder(voice: str = DEFAULT_VOICE, engine: str = "onnxruntime", chunk_frames: int = 256,
-                         cache_dir: str = "", threads: int = 0, mel_sharpen: float = DEFAULT_MEL_SHARPEN) -> HiFiGANVocoder:
+                         cache_dir: str = "", threads: int = 0, mel_sharpen: float | None = None) -> HiFiGANVocoder:
+    """`mel_sharpen` None: the generator's own factor (MEL_SHARPEN)."""
     if engine not in ENGINES:
         raise ValueError(f"hifigan engine must be one of {ENGINES}, got {engine!r}")
     path = generator_path(voice)
@@ -142,4 +145,5 @@ def load_hifigan_vocoder(voice: str = DEFAULT_VOICE, engine: str = "onnxruntime"
     sha256 = file_sha256(path)
     model = load_hifigan(path)
     session = onnx_session(model, sha256, cache_dir, threads) if engine == "onnxruntime" else None
-    return HiFiGANVocoder(model, str(path), sha256, voice, engine, chunk_frames, session, mel_sharpen)
+    sharpen = MEL_SHARPEN[voice] if mel_sharpen is None else mel_sharpen
+    return HiFiGANVocoder(model, str(path), sha256, voice, engine, chunk_frames, session, sharpen)

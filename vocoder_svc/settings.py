@@ -5,7 +5,7 @@ from pydantic import Field
 
 from common.config import StageSettings
 from common.paths import DEFAULT_VOCODER
-from vocoder_svc.hifigan_runtime import DEFAULT_MEL_SHARPEN, DEFAULT_VOICE, ENGINES, VOICES
+from vocoder_svc.hifigan_runtime import DEFAULT_VOICE, ENGINES, VOICES
 
 
 class VocoderSettings(StageSettings):
@@ -18,9 +18,10 @@ class VocoderSettings(StageSettings):
     hifigan_engine: str = Field("onnxruntime", description=f"one of {ENGINES}: same numbers, onnxruntime ~2x faster")
     hifigan_chunk_frames: int = Field(256, description="generator frames per chunk (~3 s; bounds memory); 0: whole")
     hifigan_cache_dir: str = Field("", description="where the ONNX export is kept; empty: the temp folder")
-    hifigan_mel_sharpen: float = Field(DEFAULT_MEL_SHARPEN, ge=0.5, le=2.0,
-                                       description="global-variance post-filter on every mel before HiFi-GAN "
-                                                   "(vocoder_svc.mel_adapter.sharpen); 1.0: off")
+    hifigan_mel_sharpen: float | None = Field(None, ge=0.5, le=3.0,
+                                              description="global-variance post-filter on every mel before "
+                                                          "HiFi-GAN (vocoder_svc.mel_adapter.sharpen); 1.0: off; "
+                                                          "unset: the generator's own (universal 1.5, lite 2.0)")
     griffin_lim_iters: int = 32
     wavernn_target: int = 8000
     wavernn_overlap: int = 800
