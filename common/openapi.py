@@ -72,13 +72,20 @@ def resolve_settings(node, settings):
     return node
 
 
-def state_settings_in_schema(app, settings) -> None:
-    """Make `app.openapi()` fill in every `setting(...)` placeholder from `settings`."""
-    build = app.openapi
+def transform_schema(app, transform) -> None:
+    """Make `app.openapi()` pass the schema it builds through `transform`, once (the result is what FastAPI
+    caches and serves). Transforms stack: each wraps the `app.openapi` before it."""
+    build, done = app.openapi, False
 
     def openapi() -> dict:
-        if not getattr(app, "_settings_resolved", False):
-            app.openapi_schema = resolve_settings(build(), settings)
-            app._settings_resolved = True
+        nonlocal done
+        if not done:
+            app.openapi_schema = transform(build())
+            done = True
         return app.openapi_schema
     app.openapi = openapi
+
+
+def state_settings_in_schema(app, settings) -> None:
+    """Make `app.openapi()` fill in every `setting(...)` placeholder from `settings`."""
+    transform_schema(app, lambda schema: resolve_settings(schema, settings))

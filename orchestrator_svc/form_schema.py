@@ -10,6 +10,7 @@ parameters as one JSON object; what it gets wrong or cannot say is put right her
   reference): FORM_RULES, per path.
 """
 from common.audio_encode import STREAMABLE
+from common.openapi import transform_schema
 
 EMPTY = {"type": "string", "maxLength": 0}
 FILE = {"type": "string", "format": "binary"}
@@ -63,12 +64,5 @@ def describe_forms(openapi: dict) -> dict:
 
 
 def state_forms_in_schema(app) -> None:
-    """Make `app.openapi()` describe its multipart bodies as above (once; the schema is cached)."""
-    build = app.openapi
-
-    def openapi() -> dict:
-        if not getattr(app, "_forms_described", False):
-            app.openapi_schema = describe_forms(build())
-            app._forms_described = True
-        return app.openapi_schema
-    app.openapi = openapi
+    """Make `app.openapi()` describe its multipart bodies as above."""
+    transform_schema(app, describe_forms)
