@@ -32,12 +32,13 @@ def check_waveform(wav: np.ndarray, sample_rate: int, max_seconds: float, name: 
         raise bad_request(f"{name}: is silent (all zeros)")
     if peak < MIN_PEAK:
         raise bad_request(f"{name}: is silent (peak {peak:.3g} is below 16-bit resolution, {MIN_PEAK:.3g})")
-    return check_peak(wav, name)
+    return check_peak(wav, name, peak)
 
 
-def check_peak(wav: np.ndarray, name: str = "audio") -> np.ndarray:
-    """Within MAX_PEAK (what the schemas state); the orchestrator checks a `wav` it does not forward too."""
-    peak = float(np.max(np.abs(wav)))
+def check_peak(wav: np.ndarray, name: str = "audio", peak: float | None = None) -> np.ndarray:
+    """Within MAX_PEAK (what the schemas state); the orchestrator checks a `wav` it does not forward too.
+    `peak`: max |wav| when the caller has it already."""
+    peak = float(np.max(np.abs(wav))) if peak is None else peak
     if peak > MAX_PEAK:
         raise bad_request(f"{name}: peak {peak:.3g} is out of range (samples belong in [-1, 1])")
     return wav
