@@ -6,7 +6,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response, StreamingResponse
 
 from common.audio_encode import AUDIO_MEDIA_TYPES, encode
-from common.cancel import request_work
+from common.cancel import WorkStopped, request_work
 from common.metrics import WORK_STOPPED
 from common.openapi import error_responses
 from common.service import run_blocking
@@ -55,6 +55,24 @@ async def vocode(body: VocodeRequest, request: Request, runtime: Runtime):
 RAW_AUDIO = {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}
 
 
+class WorkStream(StreamingResponse):
+    """A streamed body whose request work is ended by `finish(exception or None)` however the response ends:
+    sent, failed mid-body, or the client gone before or during it. (Ending it in the body generator missed one
+    case: Starlette never starts the body when the headers cannot be sent, so the slot would stay taken.)"""
+
+    def __init__(self, content, finish, **kwargs):
+        super().__init__(content, **kwargs)
+        self.finish = finish
+
+    async def __call__(self, scope, receive, send):
+        try:
+            await super().__call__(scope, receive, send)
+        except BaseException as exc:
+            await self.finish(exc)
+            raise
+        await self.finish(None)
+
+
 @router.post("/v1/vocode/stream", response_class=StreamingResponse, responses={200: {"content": RAW_AUDIO}})
 async def vocode_stream(body: VocodeStreamRequest, request: Request, runtime: Runtime):
     """The audio as raw little-endian float32 samples at `X-Sample-Rate`, sent piece by piece as it is made
@@ -65,26 +83,30 @@ async def vocode_stream(body: VocodeStreamRequest, request: Request, runtime: Ru
     work = AsyncExitStack()  # the request's work token lives as long as the streamed body, not the route call
     token = await work.enter_async_context(request_work(request, runtime.settings.compute_deadline_s, "vocoder"))
     pieces = vocode_pieces(runtime, mel, backend, body.seed, token, body.first_chunk_frames)
+
+    sent_all = False
+
+    async def finish(exc: BaseException | None) -> None:
+        """No more chunks, then the token and the slot released (request_work counts a WorkStopped). Starlette
+        ends a response whose client went away without an exception, hence `sent_all`."""
+        if not sent_all and not isinstance(exc, WorkStopped):  # the client went away mid-stream
+            WORK_STOPPED.labels("vocoder", "client_closed_request").inc()
+        await pieces.aclose()
+        await work.__aexit__(type(exc) if exc else None, exc, exc.__traceback__ if exc else None)
     try:
         first = await anext(pieces)
     except BaseException as exc:
         await pieces.aclose()
-        await work.__aexit__(type(exc), exc, exc.__traceback__)
+        await work.__aexit__(type(exc), exc, exc.__traceback__)  # an error status, not a stream: not counted
         raise
 
     async def samples():
-        finished = False
-        try:
-            yield first.astype("<f4").tobytes()
-            async for piece in pieces:
-                yield piece.astype("<f4").tobytes()
-            finished = True
-        finally:
-            if not finished:  # the client went away mid-stream: no further chunk is made
-                WORK_STOPPED.labels("vocoder", "client_closed_request").inc()
-            await pieces.aclose()
-            await work.aclose()
-    return StreamingResponse(samples(), media_type="application/octet-stream", headers={
+        nonlocal sent_all
+        yield first.astype("<f4").tobytes()
+        async for piece in pieces:
+            yield piece.astype("<f4").tobytes()
+        sent_all = True
+    return WorkStream(samples(), finish, media_type="application/octet-stream", headers={
         "X-Sample-Rate": str(backend_sample_rate(backend)), "X-Backend": backend})
 
 
