@@ -164,7 +164,7 @@ def test_auth_rate_limit_cors_and_upload_limit(urls, tmp_path, ref_wav_bytes):
 
 
 def test_stage_down_gives_503_and_recovers(urls, tmp_path, ref_wav_bytes):
-    voc = processes.service("vocoder").start()
+    voc = processes.service("vocoder", DEFAULT_BACKEND="griffinlim").start()  # the stage's presence is tested
     voc.wait_ready()
     orch = _orchestrator({**urls, "vocoder": voc.url}, tmp_path)
     try:

@@ -43,8 +43,9 @@ def finished(base, jid, timeout=180, headers=None) -> dict:
 
 @pytest.fixture(scope="module")
 def strict(urls, tmp_path_factory):
-    """Default outbound policy (nothing private allowed)."""
-    svc = orchestrator(urls, tmp_path_factory.mktemp("strict")).start()
+    """Default outbound policy (nothing private allowed); a short webhook deadline (a refused delivery is
+    retried with backoff until then: 7.5 s of sleeps at the default 60 s)."""
+    svc = orchestrator(urls, tmp_path_factory.mktemp("strict"), WEBHOOK_DEADLINE_S="2").start()
     svc.wait_ready()
     yield svc
     svc.stop()
