@@ -41,7 +41,7 @@ def test_fine_tune_trains_resumes_and_exports_a_generator_the_vocoder_serves(tmp
     for speaker, name in (("speaker0", "ref_slt.wav"), ("speaker1", "ref_awb.wav"),
                           ("speaker10", "librispeech_19-198-0000.flac")):
         (tmp_path / "audio" / speaker).mkdir(parents=True)
-        shutil.copy(DATA / name, tmp_path / "audio" / speaker / "clip" + Path(name).suffix)  # no LibriSpeech id in the name
+        shutil.copy(DATA / name, tmp_path / "audio" / speaker / ("clip" + Path(name).suffix))  # no LibriSpeech id in the name
     assert [ft.held_out(p) for p in ft.list_clips(tmp_path / "audio")] == [False, False, True]
     log = run(tmp_path, 2)
     assert [r["step"] for r in log] == [0, 1, 2] and log[0]["held_out_smoothed"] > 0 and log[-1]["held_out_real"] > 0
