@@ -35,6 +35,7 @@ from tqdm import tqdm
 
 from common import audio
 from common.checkpoints import config_from, unpack_checkpoint, write_checkpoint
+from training.run import add_loop_args
 from vocoder_svc import mel_adapter
 from vocoder_svc.hifigan import LITE, HiFiGAN, HiFiGANConfig, load_hifigan, student_from_teacher, weights_path
 
@@ -262,14 +263,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     ap.add_argument("--real-minutes", type=float, default=20.0, help="minutes of real clips the teacher renders")
     ap.add_argument("--tacotron-clips", type=int, default=120, help="synthesizer mels in training voices")
     ap.add_argument("--synthesizer", default="models/synthesizer.pt")
-    ap.add_argument("--batch", type=int, default=8)
-    ap.add_argument("--lr", type=float, default=1e-4)
-    ap.add_argument("--minutes", type=float, default=60.0)
-    ap.add_argument("--steps", type=int, default=10 ** 9)
-    ap.add_argument("--save-every", type=int, default=200)
-    ap.add_argument("--export", type=Path)
-    ap.add_argument("--threads", type=int, default=0)
-    ap.add_argument("--seed", type=int, default=0)
+    add_loop_args(ap, batch=8, lr=1e-4, save_every=200)
     return ap.parse_args(argv)
 
 

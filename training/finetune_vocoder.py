@@ -35,6 +35,7 @@ from common import audio
 from common.checkpoints import config_from, unpack_checkpoint, write_checkpoint
 from common.paths import DEFAULT_HIFIGAN_LITE
 from training.distill_vocoder import Losses, log_magnitude
+from training.run import add_loop_args
 from vocoder_svc import mel_adapter
 from vocoder_svc.hifigan import HiFiGAN, HiFiGANConfig
 from vocoder_svc.hifigan_runtime import MEL_SHARPEN
@@ -254,15 +255,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     ap.add_argument("--sharpen", type=float, help="post-filter factor the service applies (default: lite's)")
     ap.add_argument("--synthesizer", default="models/synthesizer.pt", help="for --calibrate")
     ap.add_argument("--calibrate", type=int, default=0, help="print smoothness figures of N clips and stop")
-    ap.add_argument("--batch", type=int, default=8)
-    ap.add_argument("--lr", type=float, default=5e-5)
-    ap.add_argument("--minutes", type=float, default=60.0)
-    ap.add_argument("--steps", type=int, default=10 ** 9)
-    ap.add_argument("--save-every", type=int, default=100)
-    ap.add_argument("--export", type=Path)
+    add_loop_args(ap, batch=8, lr=5e-5, save_every=100)
     ap.add_argument("--keep-every", type=int, default=0, help="also keep the export of every N-th step")
-    ap.add_argument("--threads", type=int, default=0)
-    ap.add_argument("--seed", type=int, default=0)
     return ap.parse_args(argv)
 
 

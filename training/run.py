@@ -16,7 +16,12 @@ def add_run_args(ap: argparse.ArgumentParser, run: str, lr: float, save_every: i
                     help="preprocessed roots (training.preprocess); 'root:N' repeats a root N times per epoch")
     ap.add_argument("--run", type=Path, default=Path(run))
     ap.add_argument("--init", type=Path, help="start from these weights (the committed default, or RTVC's file)")
-    ap.add_argument("--batch", type=int, default=32)
+    add_loop_args(ap, batch=32, lr=lr, save_every=save_every)
+
+
+def add_loop_args(ap: argparse.ArgumentParser, batch: int, lr: float, save_every: int) -> None:
+    """The training loop's own options, the same in every trainer here."""
+    ap.add_argument("--batch", type=int, default=batch)
     ap.add_argument("--lr", type=float, default=lr)
     ap.add_argument("--minutes", type=float, default=60.0, help="stop after this much wall time")
     ap.add_argument("--steps", type=int, default=10 ** 9)
