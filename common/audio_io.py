@@ -2,6 +2,7 @@
 
 import librosa
 import numpy as np
+import soundfile as sf
 
 from common.errors import APIError, bad_request
 
@@ -42,6 +43,13 @@ def check_peak(wav: np.ndarray, name: str = "audio", peak: float | None = None) 
     if peak > MAX_PEAK:
         raise bad_request(f"{name}: peak {peak:.3g} is out of range (samples belong in [-1, 1])")
     return wav
+
+
+def read_16k(source) -> np.ndarray:
+    """A sound file (a path or a file object: WAV, FLAC, NIST SPHERE...) as 16 kHz mono float32, its channels
+    averaged."""
+    wav, sr = sf.read(source, dtype="float32", always_2d=True)
+    return to_16k(wav.mean(axis=1), sr)
 
 
 def to_16k(wav: np.ndarray, sample_rate: int) -> np.ndarray:

@@ -159,6 +159,12 @@ class Losses:
         """The generator's log-mel of an n_fft-1024 magnitude spectrogram."""
         return torch.log((self.mel_basis @ magnitude).clamp_min(LITE.log_floor))
 
+    def distance(self, out: torch.Tensor, target: torch.Tensor) -> float:
+        """Mean generator-log-mel L1 (nats) between two whole 1-D waveforms (the progress figure)."""
+        s_out, _ = log_magnitude(out[None], LITE.n_fft, LITE.hop_length)
+        s_tgt, _ = log_magnitude(target[None], LITE.n_fft, LITE.hop_length)
+        return float((self.log_mel(s_out) - self.log_mel(s_tgt)).abs().mean())
+
     def __call__(self, out: torch.Tensor, target: torch.Tensor) -> dict[str, torch.Tensor]:
         terms = {"wave": F.l1_loss(out, target)}
         sc = mag = 0.0
@@ -175,14 +181,20 @@ class Losses:
         return terms
 
 
+def load_trainable(path: Path) -> tuple[HiFiGAN, dict]:
+    """One of our generator checkpoints (a run's last.pt, an fp16 export) as fp32 weights to train, and the
+    checkpoint's own fields (step, optimizer state)."""
+    ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    state, hparams = unpack_checkpoint(ckpt, path)
+    model = HiFiGAN(config_from(HiFiGANConfig, hparams))
+    model.load_state_dict({k: v.float() for k, v in state.items()})
+    return model, ckpt
+
+
 def build_student(args, teacher: HiFiGAN):
     last = args.run / "last.pt"
     if last.exists():
-        ckpt = torch.load(last, map_location="cpu", weights_only=True)
-        state, hparams = unpack_checkpoint(ckpt, last)
-        model = HiFiGAN(config_from(HiFiGANConfig, hparams))
-        model.load_state_dict(state)
-        return model, ckpt
+        return load_trainable(last)
     return student_from_teacher(teacher, LITE), {}
 
 
@@ -190,12 +202,7 @@ def build_student(args, teacher: HiFiGAN):
 def held_out_distance(model: HiFiGAN, clips: list[tuple[np.ndarray, np.ndarray]]) -> float:
     """Mean generator-log-mel L1 (nats) of the student's audio against the teacher's, whole clips."""
     losses = Losses()
-    total = 0.0
-    for mel, wav in clips:
-        out = model(torch.from_numpy(mel)[None])[0, 0]
-        s_out, _ = log_magnitude(out[None], LITE.n_fft, LITE.hop_length)
-        s_tgt, _ = log_magnitude(torch.from_numpy(wav)[None], LITE.n_fft, LITE.hop_length)
-        total += float((losses.log_mel(s_out) - losses.log_mel(s_tgt)).abs().mean())
+    total = sum(losses.distance(model(torch.from_numpy(mel)[None])[0, 0], torch.from_numpy(wav)) for mel, wav in clips)
     return total / max(1, len(clips))
 
 

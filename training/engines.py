@@ -6,7 +6,8 @@ from functools import lru_cache
 
 import librosa
 import numpy as np
-import soundfile as sf
+
+from common.audio_io import read_16k
 
 SR = 16000
 FLITE_VOICES = ["awb", "rms", "slt", "kal16"]
@@ -14,16 +15,10 @@ FESTIVAL_VOICES = {"slt_hts": "voice_cmu_us_slt_arctic_hts", "kal": "voice_kal_d
 ENGINE_VOICES = [f"flite_{v}" for v in FLITE_VOICES] + [f"festival_{v}" for v in FESTIVAL_VOICES] + ["piper_joe"]
 
 
-def _read_16k(path: str) -> np.ndarray:
-    wav, sr = sf.read(path, dtype="float32", always_2d=True)
-    wav = wav.mean(axis=1)
-    return librosa.resample(wav, orig_sr=sr, target_sr=SR) if sr != SR else wav
-
-
 def _flite(voice: str, text: str) -> np.ndarray:
     with tempfile.NamedTemporaryFile(suffix=".wav") as f:
         subprocess.run(["flite", "-voice", voice, "-t", text, "-o", f.name], check=True, capture_output=True)
-        return _read_16k(f.name)
+        return read_16k(f.name)
 
 
 def _festival(voice: str, text: str) -> np.ndarray:
@@ -33,7 +28,7 @@ def _festival(voice: str, text: str) -> np.ndarray:
             f.write(text)
         subprocess.run(["text2wave", "-eval", f"({FESTIVAL_VOICES[voice]})", txt, "-o", wav],
                        check=True, capture_output=True)
-        return _read_16k(wav)
+        return read_16k(wav)
 
 
 @lru_cache(maxsize=1)

@@ -59,7 +59,7 @@ import soundfile as sf
 from tqdm import tqdm
 
 from common.audio_encode import encode
-from common.audio_io import to_16k
+from common.audio_io import read_16k
 from common.wire import CompactArray, decode_array
 from training import real_metrics as rm
 from training.metrics import cosine
@@ -132,13 +132,11 @@ def read_clip(corpus: str, rel: str) -> np.ndarray:
         src = SOURCES[corpus]
         raise SystemExit(f"{path} is missing. Extract it: git --git-dir=<bare clone of {src.repository}> "
                          f"archive {src.revision} {src.paths} | tar -x -C {audio_root() / corpus}")
-    wav, sr = sf.read(path, dtype="float32", always_2d=True)
-    return to_16k(wav.mean(axis=1), sr)
+    return read_16k(path)
 
 
 def decode_wav(data: bytes) -> np.ndarray:
-    wav, sr = sf.read(io.BytesIO(data), dtype="float32", always_2d=True)
-    return to_16k(wav.mean(axis=1), sr)  # a vocoder may answer at its own rate (HiFi-GAN: 22.05 kHz)
+    return read_16k(io.BytesIO(data))  # a vocoder may answer at its own rate (HiFi-GAN: 22.05 kHz)
 
 
 DEFAULT = "default"

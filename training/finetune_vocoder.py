@@ -26,23 +26,22 @@ import time
 from pathlib import Path
 
 import numpy as np
-import soundfile as sf
 import torch
 from scipy.ndimage import gaussian_filter
 from tqdm import tqdm
 
 from common import audio
-from common.checkpoints import config_from, unpack_checkpoint, write_checkpoint
+from common.audio_io import read_16k
+from common.checkpoints import write_checkpoint
 from common.paths import DEFAULT_HIFIGAN_LITE
-from training.distill_vocoder import Losses, log_magnitude
+from training.distill_vocoder import Losses, load_trainable
 from training.run import add_loop_args
 from vocoder_svc import mel_adapter
-from vocoder_svc.hifigan import HiFiGAN, HiFiGANConfig
+from vocoder_svc.hifigan import HiFiGAN
 from vocoder_svc.hifigan_runtime import MEL_SHARPEN
 
 WINDOW_FRAMES = 40       # RTVC frames (12.5 ms) per training window: 0.5 s
 CONTEXT_FRAMES = 8       # generator frames each side that the loss ignores (edge effects)
-GENERATOR_RATE = 22050
 # Smoothing strengths drawn uniformly per example: (frequency blur sigma in mel bands, time blur sigma in
 # frames, share of each band's deviation from its mean kept). The calibration (`--calibrate`) matched them to
 # our synthesizer's mels; the figures are in models/README.md.
@@ -94,19 +93,16 @@ class Clip:
     """One real recording: its RTVC mel (the wire format) and its audio at the generator's rate."""
 
     def __init__(self, path: Path):
-        wav, sr = sf.read(path, dtype="float32", always_2d=True)
-        wav = wav.mean(axis=1)
-        if sr != audio.HP.sample_rate:
-            import librosa
-            wav = librosa.resample(wav, orig_sr=sr, target_sr=audio.HP.sample_rate)
+        wav = read_16k(path)
         wav = wav / max(1e-4, float(np.abs(wav).max())) * 0.9
         self.mel = audio.melspectrogram(wav).astype(np.float32)
         self.target = mel_adapter.resample_to_generator(wav, audio.HP.sample_rate).astype(np.float32)
 
 
-def generator_input(rtvc_mel: np.ndarray, factor: float) -> np.ndarray:
-    """What the vocoder service feeds the generator for this RTVC mel (hifigan_runtime.prepare)."""
-    return mel_adapter.adapt(mel_adapter.sharpen(rtvc_mel, factor))
+def generator_input(rtvc_mel: np.ndarray, factor: float, frames: slice = slice(None)) -> np.ndarray:
+    """What the vocoder service feeds the generator for these `frames` of an RTVC mel (hifigan_runtime.prepare):
+    the post-filter sees the whole mel (its band means are the utterance's), the adapter only the frames."""
+    return mel_adapter.adapt(mel_adapter.sharpen(rtvc_mel, factor)[:, frames])
 
 
 class Windows:
@@ -118,11 +114,12 @@ class Windows:
         self.rng = np.random.default_rng(seed)
 
     def example(self, clip: Clip, strength: float | None, lo: int) -> tuple[np.ndarray, np.ndarray]:
-        # smoothing and the post-filter see the whole clip (the band means are the utterance's, as in service)
+        # smoothing sees the whole clip too, as a synthesizer's mel is smooth throughout
         mel = clip.mel if strength is None else smooth(clip.mel, strength)
-        log_mel = mel_adapter.adapt(mel_adapter.sharpen(mel, self.factor)[:, lo:lo + WINDOW_FRAMES])
+        log_mel = generator_input(mel, self.factor, slice(lo, lo + WINDOW_FRAMES))
         n_frames = log_mel.shape[1] - 2 * CONTEXT_FRAMES
-        start = round(lo * audio.HP.hop_size * GENERATOR_RATE / audio.HP.sample_rate) + CONTEXT_FRAMES * self.hop
+        rate = mel_adapter.GENERATOR.sample_rate
+        start = round(lo * audio.HP.hop_size * rate / audio.HP.sample_rate) + CONTEXT_FRAMES * self.hop
         target = clip.target[start:start + n_frames * self.hop]
         return log_mel, np.pad(target, (0, n_frames * self.hop - len(target)))
 
@@ -160,19 +157,9 @@ def held_out_distance(model: HiFiGAN, clips: list[Clip], factor: float, losses: 
             mel = clip.mel if strength is None else smooth(clip.mel, strength)
             wav = model(torch.from_numpy(generator_input(mel, factor))[None])[0, 0]
             n = min(len(wav), len(clip.target))
-            s_out, _ = log_magnitude(wav[None, :n], 1024, 256)
-            s_tgt, _ = log_magnitude(torch.from_numpy(clip.target[:n])[None], 1024, 256)
-            total += float((losses.log_mel(s_out) - losses.log_mel(s_tgt)).abs().mean())
+            total += losses.distance(wav[:n], torch.from_numpy(clip.target[:n]))
         out[f"held_out_{name}"] = round(total / max(1, len(clips)), 4)
     return out
-
-
-def load_generator(path: Path) -> tuple[HiFiGAN, dict]:
-    ckpt = torch.load(path, map_location="cpu", weights_only=True)
-    state, hparams = unpack_checkpoint(ckpt, path)
-    model = HiFiGAN(config_from(HiFiGANConfig, hparams))
-    model.load_state_dict({k: v.float() for k, v in state.items()})
-    return model, ckpt
 
 
 def calibrate(args, train: list[Path]) -> None:
@@ -186,7 +173,7 @@ def calibrate(args, train: list[Path]) -> None:
     for s in (0.0, 0.5, 1.0):
         print(f"smoothed {s}", smoothness([smooth(m, s) for m in real]))
     encoder, synth = load_encoder(), load_synthesizer(args.synthesizer)
-    embeddings = np.stack([embed_reference(encoder, sf.read(p, dtype="float32")[0]).embedding for p in paths])
+    embeddings = np.stack([embed_reference(encoder, read_16k(p)).embedding for p in paths])
     sentences = [CALIBRATION_SENTENCES[i % len(CALIBRATION_SENTENCES)] for i in range(len(paths))]
     mels = []
     for i in range(0, len(paths), 8):
@@ -204,7 +191,7 @@ def train(args) -> None:
         return calibrate(args, train_paths)
     args.run.mkdir(parents=True, exist_ok=True)
     last = args.run / "last.pt"
-    model, ckpt = load_generator(last if last.exists() else args.init)
+    model, ckpt = load_trainable(last if last.exists() else args.init)
     factor = MEL_SHARPEN["lite"] if args.sharpen is None else args.sharpen
     clips = [Clip(p) for p in tqdm(train_paths, desc="clips", unit="clip")]
     evaluation = [Clip(p) for p in [p for p in paths if held_out(p)][:8]]

@@ -17,10 +17,10 @@ from pathlib import Path
 
 import librosa
 import numpy as np
-import soundfile as sf
 from tqdm import tqdm
 
 from common import audio
+from common.audio_io import read_16k
 from common.text import text_to_sequence
 
 MAX_FRAMES = 800
@@ -56,11 +56,7 @@ def real_items(root: Path, corpora: list[str] | None = None):
 
 def clean_wav(path: str) -> np.ndarray:
     """16 kHz mono, leading/trailing silence trimmed, peak 0.9: the audio every feature is made from."""
-    wav, sr = sf.read(path, dtype="float32", always_2d=True)
-    wav = wav.mean(axis=1)
-    if sr != 16000:
-        wav = librosa.resample(wav, orig_sr=sr, target_sr=16000)
-    wav, _ = librosa.effects.trim(wav, top_db=40, frame_length=800, hop_length=200)
+    wav, _ = librosa.effects.trim(read_16k(path), top_db=40, frame_length=800, hop_length=200)
     return wav / max(1e-3, np.abs(wav).max()) * 0.9
 
 
