@@ -57,3 +57,43 @@ def test_fine_tune_trains_resumes_and_exports_a_generator_the_vocoder_serves(tmp
     assert served.info()["sha256"] == file_sha256(tmp_path / "lite.pt") != file_sha256(DEFAULT_HIFIGAN_LITE)
     wav = served.vocode(np.full((80, 20), -2.0, dtype=np.float32))
     assert wav.shape == (round(19 * 275.625),) and np.isfinite(wav).all()
+
+
+def gta_corpus(tmp_path) -> Path:
+    """A training.real_corpus-shaped folder over the test clips (the texts are what the clips say, roughly:
+    teacher forcing needs them only to attend along)."""
+    real = tmp_path / "real"
+    real.mkdir()
+    rows = [("u_slt", "slt", DATA / "ref_slt.wav", "Author of the danger trail, Philip Steels, etc.", "train"),
+            ("u_awb", "awb", DATA / "ref_awb.wav", "Author of the danger trail, Philip Steels, etc.", "train"),
+            ("u_ls19", "ls_19", DATA / "librispeech_19-198-0000.flac", "Northanger Abbey by Jane Austen.", "heldout")]
+    with open(real / "utterances.tsv", "w") as f:
+        f.write("uid\tcorpus\tspeaker\twav\ttext\tsplit\n")
+        f.writelines(f"{u}\ttest\t{s}\t{w}\t{t}\t{sp}\n" for u, s, w, t, sp in rows)
+    return real
+
+
+def test_teacher_forced_mels_follow_their_own_audio_and_fine_tune_on_them(tmp_path):
+    from training import gta
+    out = tmp_path / "gta"
+    rows = gta.build(gta_corpus(tmp_path), out, None, "models/synthesizer.pt", 0, threads=1)
+    assert sorted(rows) == ["u_awb", "u_ls19", "u_slt"]
+    mels = {u: (np.load(out / "mels" / f"{u}.npy"), np.load(out / "gta" / f"{u}.npy")) for u in rows}
+    for uid, (real, synth) in mels.items():
+        assert synth.shape == real.shape and synth.dtype == np.float32 and np.abs(synth).max() <= 4
+        assert float(rows[uid]["gta_l1"]) == round(float(np.abs(synth - real).mean()), 4)
+        # frame-aligned with its own recording: closer to it than to another speaker's recording
+        other = mels["u_awb" if uid != "u_awb" else "u_slt"][0]
+        n = min(real.shape[1], other.shape[1])
+        assert np.abs(synth[:, :n] - real[:, :n]).mean() < 0.8 * np.abs(synth[:, :n] - other[:, :n]).mean()
+    before = (out / "index.tsv").read_text()
+    assert gta.build(tmp_path / "real", out, None,
+                     "models/synthesizer.pt", 0) == gta.load_index(out)   # nothing left to do: resumes
+    assert (out / "index.tsv").read_text() == before
+
+    args = ft.parse_args(["--gta", str(out), "--run", str(tmp_path / "run"), "--batch", "2", "--steps", "2",
+                          "--save-every", "2", "--export", str(tmp_path / "lite.pt")])
+    ft.train(args)
+    log = [json.loads(line) for line in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in log] == [0, 1, 2] and log[0]["held_out_gta"] > 0 and log[-1]["held_out_real"] > 0
+    assert torch.load(tmp_path / "lite.pt", weights_only=True)["inputs"] == "teacher-forced"

@@ -35,6 +35,7 @@ from common.audio_io import read_16k
 from common.checkpoints import write_checkpoint
 from common.paths import DEFAULT_HIFIGAN_LITE
 from training.distill_vocoder import Losses, load_trainable
+from training.preprocess import clean_wav
 from training.run import add_loop_args
 from vocoder_svc import mel_adapter
 from vocoder_svc.hifigan import HiFiGAN
@@ -90,13 +91,41 @@ def held_out(path: Path) -> bool:
 
 
 class Clip:
-    """One real recording: its RTVC mel (the wire format) and its audio at the generator's rate."""
+    """One real recording: its RTVC mel (the wire format), its audio at the generator's rate and, from
+    training.gta, our synthesizer's teacher-forced mel of it (`synth_mel`, frame-aligned with `mel`)."""
 
-    def __init__(self, path: Path):
-        wav = read_16k(path)
-        wav = wav / max(1e-4, float(np.abs(wav).max())) * 0.9
+    def __init__(self, wav: np.ndarray, synth_mel: np.ndarray | None = None):
         self.mel = audio.melspectrogram(wav).astype(np.float32)
         self.target = mel_adapter.resample_to_generator(wav, audio.HP.sample_rate).astype(np.float32)
+        self.synth_mel = synth_mel
+        if synth_mel is not None and synth_mel.shape != self.mel.shape:
+            raise ValueError(f"teacher-forced mel {synth_mel.shape} does not match the clip's {self.mel.shape}")
+
+    @classmethod
+    def from_path(cls, path: Path) -> "Clip":
+        wav = read_16k(path)
+        return cls(wav / max(1e-4, float(np.abs(wav).max())) * 0.9)
+
+    @classmethod
+    def from_gta(cls, folder: Path, row: dict) -> "Clip":
+        """A training.gta row: the same trimmed audio its mels were made from (preprocess's clean_wav)."""
+        return cls(clean_wav(row["wav"]), np.load(folder / "gta" / f"{row['uid']}.npy"))
+
+    def input_mel(self, strength: float | None) -> np.ndarray:
+        """The RTVC mel an example feeds the service path: the real one (None), else the synthesizer's
+        teacher-forced one where there is one, else the real one smoothed at `strength`."""
+        if strength is None:
+            return self.mel
+        return self.synth_mel if self.synth_mel is not None else smooth(self.mel, strength)
+
+
+def gta_clips(folder: Path) -> tuple[list[Clip], list[Clip]]:
+    """(training, held-out) clips of a training.gta folder; held out = the corpus's held-out speakers."""
+    from training.gta import load_index
+    rows = sorted(load_index(folder).values(), key=lambda r: r["uid"])
+    train = [Clip.from_gta(folder, r) for r in tqdm(rows, desc="clips", unit="clip") if r["split"] == "train"]
+    held = [Clip.from_gta(folder, r) for r in rows if r["split"] != "train"]
+    return train, held[:: max(1, len(held) // 8)][:8]
 
 
 def generator_input(rtvc_mel: np.ndarray, factor: float, frames: slice = slice(None)) -> np.ndarray:
@@ -115,8 +144,7 @@ class Windows:
 
     def example(self, clip: Clip, strength: float | None, lo: int) -> tuple[np.ndarray, np.ndarray]:
         # smoothing sees the whole clip too, as a synthesizer's mel is smooth throughout
-        mel = clip.mel if strength is None else smooth(clip.mel, strength)
-        log_mel = generator_input(mel, self.factor, slice(lo, lo + WINDOW_FRAMES))
+        log_mel = generator_input(clip.input_mel(strength), self.factor, slice(lo, lo + WINDOW_FRAMES))
         n_frames = log_mel.shape[1] - 2 * CONTEXT_FRAMES
         rate = mel_adapter.GENERATOR.sample_rate
         start = round(lo * audio.HP.hop_size * rate / audio.HP.sample_rate) + CONTEXT_FRAMES * self.hop
@@ -149,13 +177,14 @@ def spectral_loss(losses: Losses, out: torch.Tensor, target: torch.Tensor) -> di
 @torch.no_grad()
 def held_out_distance(model: HiFiGAN, clips: list[Clip], factor: float, losses: Losses) -> dict:
     """Mean generator-log-mel L1 (nats) of whole held-out clips against their real audio: from their real
-    mel and from their mel smoothed at strength 0.5."""
+    mel and from our synthesizer's teacher-forced mel of them ("gta") or, without one, their mel smoothed at
+    strength 0.5 ("smoothed")."""
     out = {}
-    for name, strength in (("real", None), ("smoothed", 0.5)):
+    synthetic = "gta" if clips and clips[0].synth_mel is not None else "smoothed"
+    for name, strength in (("real", None), (synthetic, 0.5)):
         total = 0.0
         for clip in clips:
-            mel = clip.mel if strength is None else smooth(clip.mel, strength)
-            wav = model(torch.from_numpy(generator_input(mel, factor))[None])[0, 0]
+            wav = model(torch.from_numpy(generator_input(clip.input_mel(strength), factor))[None])[0, 0]
             n = min(len(wav), len(clip.target))
             total += losses.distance(wav[:n], torch.from_numpy(clip.target[:n]))
         out[f"held_out_{name}"] = round(total / max(1, len(clips)), 4)
@@ -167,7 +196,7 @@ def calibrate(args, train: list[Path]) -> None:
     from encoder_svc.inference import embed_reference, load_encoder
     from synthesizer_svc.inference import load_synthesizer, synthesize
     paths = train[: args.calibrate]
-    clips = [Clip(p) for p in paths]
+    clips = [Clip.from_path(p) for p in paths]
     real = [c.mel for c in clips]
     print("real", smoothness(real))
     for s in (0.0, 0.5, 1.0):
@@ -185,16 +214,20 @@ def train(args) -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
-    paths = list_clips(args.audio)
-    train_paths = [p for p in paths if not held_out(p)]
-    if args.calibrate:
-        return calibrate(args, train_paths)
+    if args.gta is None:
+        paths = list_clips(args.audio)
+        train_paths = [p for p in paths if not held_out(p)]
+        if args.calibrate:
+            return calibrate(args, train_paths)
     args.run.mkdir(parents=True, exist_ok=True)
     last = args.run / "last.pt"
     model, ckpt = load_trainable(last if last.exists() else args.init)
     factor = MEL_SHARPEN["lite"] if args.sharpen is None else args.sharpen
-    clips = [Clip(p) for p in tqdm(train_paths, desc="clips", unit="clip")]
-    evaluation = [Clip(p) for p in [p for p in paths if held_out(p)][:8]]
+    if args.gta is None:
+        clips = [Clip.from_path(p) for p in tqdm(train_paths, desc="clips", unit="clip")]
+        evaluation = [Clip.from_path(p) for p in [p for p in paths if held_out(p)][:8]]
+    else:
+        clips, evaluation = gta_clips(args.gta)
     windows = Windows(clips, factor, model.upsampling, args.seed + int(ckpt.get("step", 0)))
     losses = Losses()
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, betas=(0.8, 0.99))
@@ -224,7 +257,8 @@ def train(args) -> None:
             model.train()
             write_checkpoint(last, model, model.cfg, optimizer=opt, step=step)
             if args.export:
-                meta = {"init": str(args.init), "data": str(args.audio), "smoothing": [STRENGTH_LOW, STRENGTH_HIGH]}
+                meta = {"init": str(args.init), "data": str(args.gta or args.audio),
+                        "inputs": "teacher-forced" if args.gta else {"smoothing": [STRENGTH_LOW, STRENGTH_HIGH]}}
                 write_checkpoint(args.export, model, model.cfg, half=True, step=step, **meta)
                 if args.keep_every and step % args.keep_every == 0:   # snapshots to compare on the evaluation
                     write_checkpoint(args.export.with_stem(f"{args.export.stem}_{step}"), model, model.cfg,
@@ -236,7 +270,9 @@ def train(args) -> None:
 
 def parse_args(argv=None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--audio", type=Path, required=True, help="a folder of real recordings (speaker folders)")
+    data = ap.add_mutually_exclusive_group(required=True)
+    data.add_argument("--audio", type=Path, help="a folder of real recordings (speaker folders); inputs smoothed")
+    data.add_argument("--gta", type=Path, help="a training.gta folder: inputs are our synthesizer's teacher-forced mels")
     ap.add_argument("--run", type=Path, default=Path("runs/hifigan_lite_ft"))
     ap.add_argument("--init", type=Path, default=DEFAULT_HIFIGAN_LITE, help="the generator to start from")
     ap.add_argument("--sharpen", type=float, help="post-filter factor the service applies (default: lite's)")
