@@ -96,8 +96,8 @@ def build(real: Path, out: Path, corpora: list[str] | None, synthesizer: str, pe
             gta = teacher_forced(model, text, mel, embedding, seed)
             np.save(out / "mels" / f"{uid}.npy", mel)
             np.save(out / "gta" / f"{uid}.npy", gta)
-            row = dict(uid=uid, speaker=speaker, wav=wav_path, frames=mel.shape[1], split=split,
-                       gta_l1=round(float(np.abs(gta - mel).mean()), 4))
+            row = {"uid": uid, "speaker": speaker, "wav": wav_path, "frames": mel.shape[1], "split": split,
+                   "gta_l1": round(float(np.abs(gta - mel).mean()), 4)}
             writer.writerow(row)
             f.flush()
             done[uid] = row
