@@ -15,6 +15,7 @@ import numpy as np
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 
+from common.accents import ACCENT_DESCRIPTION, Accent
 from common.errors import APIError
 from common.wire import STRICT
 from orchestrator_svc.builtin_voices import builtin_voices, find_builtin, voice_names
@@ -56,6 +57,7 @@ class SpeechRequest(BaseModel):
     stream: bool = Field(False, description="voxclone's older flag, same as stream_format=audio")
     seed: Seed | None = Field(None, description="voxclone extension: reproducible output")
     vocoder: Literal["hifigan", "wavernn", "griffinlim"] | None = Field(None, description="voxclone extension")
+    accent: Accent = Field("auto", description=f"voxclone extension. {ACCENT_DESCRIPTION}")
 
 
 class OpenAIError(APIError):

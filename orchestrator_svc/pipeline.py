@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from common.accents import AUTO
 from common.errors import bad_request
 from common.service import run_blocking
 from common.stage_results import EncodedAudio, TextMel
@@ -71,10 +72,13 @@ class Pipeline:
         return _array(resp.json()["embedding"], "embedding", ndim=(1,))
 
     async def synthesize(self, text: str, embedding: np.ndarray, alignments: bool = False,
-                         seed: int | None = None) -> TextMel:
-        """The synthesizer's TextMel, its arrays in compact wire form."""
+                         seed: int | None = None, accent: str = AUTO) -> TextMel:
+        """The synthesizer's TextMel, its arrays in compact wire form. A named accent the synthesizer has no
+        checkpoint for is its 422 accent_unavailable, passed on (clients.check_stage_response)."""
         body = {"text": text, "embedding": encode_array(embedding, compact=True), "compact": True,
                 "return_alignments": alignments, "seed": seed}
+        if accent != AUTO:  # `auto` is the synthesizer's default: a request without an accent goes as before
+            body["accent"] = accent
         item = (await self.synthesizer.post("/v1/synthesize", json=body)).json()["mels"][0]
         return TextMel(item["mel"], item["stopped"], item["sentences"], item.get("alignments") or [])
 
@@ -110,15 +114,15 @@ class Pipeline:
             await resp.aclose()
 
     async def speak_encoded(self, text: str, embedding: np.ndarray, fmt: str, vocoder: str | None = None,
-                            seed: int | None = None) -> EncodedSpeech:
+                            seed: int | None = None, accent: str = AUTO) -> EncodedSpeech:
         """`speak` for callers that only pass the audio file on."""
-        mel = await self.synthesize(text, check_embedding(embedding), False, seed)
+        mel = await self.synthesize(text, check_embedding(embedding), False, seed, accent)
         audio = await self.vocode_encoded(mel.mel, vocoder, fmt, seed)
         return EncodedSpeech(audio, mel.stopped)
 
     async def speak(self, text: str, embedding: np.ndarray, vocoder: str | None = None, alignments: bool = False,
-                    seed: int | None = None) -> Speech:
-        mel = await self.synthesize(text, check_embedding(embedding), alignments, seed)
+                    seed: int | None = None, accent: str = AUTO) -> Speech:
+        mel = await self.synthesize(text, check_embedding(embedding), alignments, seed, accent)
         wav, rate = await self.vocode(mel.mel, vocoder, seed)
         return Speech(wav=wav, mel=mel.mel, alignments=mel.alignments, stopped=mel.stopped,
                       sentences=mel.sentences, sample_rate=rate)
@@ -134,7 +138,7 @@ FIRST_CHUNK_FRAMES = 16
 
 
 async def speak_stream(pipeline: Pipeline, text: str, embedding: np.ndarray, vocoder: str | None = None,
-                       seed: int | None = None, whole_sentences: bool = False
+                       seed: int | None = None, whole_sentences: bool = False, accent: str = AUTO
                        ) -> AsyncIterator[tuple[np.ndarray, int]]:
     """Yield (float32 audio, sample rate) piece by piece, so the first plays while the rest is made: the first
     sentence as the vocoder streams it, and each next sentence's mel asked for once the current one is
@@ -144,7 +148,7 @@ async def speak_stream(pipeline: Pipeline, text: str, embedding: np.ndarray, voc
     `whole_sentences`: one piece per sentence (for a time stretch, which needs whole sentences)."""
     embedding = check_embedding(embedding)
     sentences = speakable_sentences(text)
-    pending = asyncio.ensure_future(pipeline.synthesize(sentences[0], embedding, seed=seed))
+    pending = asyncio.ensure_future(pipeline.synthesize(sentences[0], embedding, seed=seed, accent=accent))
     try:
         for i, sentence in enumerate(sentences):
             mel, pending = await pending, None
@@ -157,7 +161,8 @@ async def speak_stream(pipeline: Pipeline, text: str, embedding: np.ndarray, voc
                 else:
                     yield wav, rate
             if not last:
-                pending = asyncio.ensure_future(pipeline.synthesize(sentences[i + 1], embedding, seed=seed))
+                pending = asyncio.ensure_future(pipeline.synthesize(sentences[i + 1], embedding, seed=seed,
+                                                                    accent=accent))
             gap = np.zeros(0 if last else int(SENTENCE_GAP_S * rate), dtype=np.float32)
             piece = np.concatenate([*parts, gap])
             if piece.size:

@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 
 import numpy as np
 
+from common.accents import AUTO
 from common.audio_encode import AudioEncoder, Encoded, check_format, encode
 from common.service import run_blocking
 from common.text import speakable_sentences
@@ -35,20 +36,20 @@ def stretch(wav: np.ndarray, speed: float) -> np.ndarray:
     return librosa.effects.time_stretch(np.asarray(wav, dtype=np.float32), rate=speed).astype(np.float32)
 
 
-async def speak_long(pipe: Pipeline, text: str, embedding, backend: str | None, seed: int | None
-                     ) -> tuple[np.ndarray, int]:
+async def speak_long(pipe: Pipeline, text: str, embedding, backend: str | None, seed: int | None,
+                     accent: str = AUTO) -> tuple[np.ndarray, int]:
     """Any length of text as one waveform: (audio, sample rate)."""
     wavs, rate = [], 0
     for chunk in text_chunks(text):
-        speech = await pipe.speak(chunk, embedding, backend, seed=seed)
+        speech = await pipe.speak(chunk, embedding, backend, seed=seed, accent=accent)
         wavs.append(speech.wav)
         rate = speech.sample_rate
     return np.concatenate(wavs), rate
 
 
 async def render(pipe: Pipeline, text: str, embedding, fmt: str, backend: str | None = None,
-                 seed: int | None = None, speed: float = 1.0) -> Encoded:
-    wav, rate = await speak_long(pipe, text, embedding, backend, seed)
+                 seed: int | None = None, speed: float = 1.0, accent: str = AUTO) -> Encoded:
+    wav, rate = await speak_long(pipe, text, embedding, backend, seed, accent)
     wav = await run_blocking(stretch, wav, speed)
     return await run_blocking(encode, wav, rate, fmt)
 
@@ -77,8 +78,8 @@ async def open_stream(pieces: AsyncIterator[tuple[np.ndarray, int]], fmt: str, s
 
 
 async def open_speech_stream(pipe: Pipeline, text: str, embedding, fmt: str, backend: str | None = None,
-                             seed: int | None = None, speed: float = 1.0):
+                             seed: int | None = None, speed: float = 1.0, accent: str = AUTO):
     check_format(fmt, streaming=True)
     # a time stretch needs whole sentences; at speed 1 the pieces go out as the vocoder makes them
-    return await open_stream(speak_stream(pipe, text, embedding, backend, seed, whole_sentences=speed != 1.0),
-                             fmt, speed)
+    return await open_stream(speak_stream(pipe, text, embedding, backend, seed, whole_sentences=speed != 1.0,
+                                          accent=accent), fmt, speed)

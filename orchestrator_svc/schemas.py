@@ -9,6 +9,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 
+from common.accents import ACCENT_DESCRIPTION, Accent
 from common.audio_encode import AudioFormat
 from common.audio_io import MAX_PEAK, MAX_RATE, MIN_RATE
 from common.openapi import setting
@@ -84,6 +85,7 @@ class TTSRequest(BaseModel):
     vocoder: Backend | None = None
     seed: Seed | None = None
     speed: float = Field(1.0, ge=0.25, le=4.0, description="pitch-preserving tempo change")
+    accent: Accent = Field("auto", description=ACCENT_DESCRIPTION)
 
 
 class ClonePreview(BaseModel):

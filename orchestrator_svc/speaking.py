@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from common.accents import AUTO
 from common.audio_encode import Encoded, encode
 from common.audio_io import check_peak
 from common.errors import APIError, bad_request
@@ -46,22 +47,24 @@ def duration_headers(audio) -> dict:
     return {"X-Sample-Rate": str(audio.sample_rate), "X-Audio-Duration": f"{audio.duration_s:.3f}"}
 
 
-async def streamed(pipe: Pipeline, text: str, emb, vocoder, seed, fmt: str, speed: float = 1.0) -> AudioReply:
+async def streamed(pipe: Pipeline, text: str, emb, vocoder, seed, fmt: str, speed: float = 1.0,
+                   accent: str = AUTO) -> AudioReply:
     """The format's bytes sentence by sentence (the first sentence is made before the reply starts)."""
-    encoder, chunks = await open_speech_stream(pipe, text, emb, fmt, vocoder, seed, speed)
+    encoder, chunks = await open_speech_stream(pipe, text, emb, fmt, vocoder, seed, speed, accent)
     return AudioReply(stream=chunks, media_type=encoder.spec.media_type,
                       headers={"X-Sample-Rate": str(encoder.sample_rate)})
 
 
 async def clone(pipe: Pipeline, settings: OrchestratorSettings, reference: bytes, filename: str, text: str,
-                fmt: str, vocoder: str | None, seed: int | None, stream: bool, owner: str = "") -> AudioReply:
+                fmt: str, vocoder: str | None, seed: int | None, stream: bool, owner: str = "",
+                accent: str = AUTO) -> AudioReply:
     check_text(settings, text)
     start = time.perf_counter()
     ref = await pipe.embed_audio_file(reference, filename, owner=owner)
     vocoder = vocoder_choice(settings, vocoder)
     if stream:
-        return await streamed(pipe, text, ref.embedding, vocoder, seed, fmt)
-    speech = await pipe.speak_encoded(text, ref.embedding, fmt, vocoder, seed=seed)
+        return await streamed(pipe, text, ref.embedding, vocoder, seed, fmt, accent=accent)
+    speech = await pipe.speak_encoded(text, ref.embedding, fmt, vocoder, seed=seed, accent=accent)
     STAGE_LATENCY.labels("orchestrator", "clone").observe(time.perf_counter() - start)
     return AudioReply(speech.audio, headers={**duration_headers(speech.audio),
                                              "X-Embedding-Cached": str(ref.cached).lower(),
@@ -109,6 +112,6 @@ async def tts(pipe: Pipeline, settings: OrchestratorSettings, body: TTSRequest, 
     else:
         raise bad_request("give `voice_id` or `embedding`")
     audio = await render(pipe, body.text, emb, body.format, vocoder_choice(settings, body.vocoder), body.seed,
-                         body.speed)
+                         body.speed, body.accent)
     return AudioReply(audio, headers=duration_headers(audio))
 

@@ -35,9 +35,10 @@ def synthesize_response(results: list[TextMel], return_alignments: bool, compact
 async def synthesize(body: SynthesizeRequest, request: Request, runtime: Runtime):
     texts = [body.text] if isinstance(body.text, str) else body.text
     emb = decode_array(body.embedding, "embedding", ndim=(1, 2))
-    emb = validate_inputs(runtime.settings, texts, emb, runtime.model.cfg.speaker_embedding_size)
+    model = runtime.model_for(body.accent)
+    emb = validate_inputs(runtime.settings, texts, emb, model.cfg.speaker_embedding_size)
     async with request_work(request, runtime.settings.compute_deadline_s, "synthesizer") as token:
-        results = await synthesize_request(runtime, texts, emb, token, body.seed, body.max_frames)
+        results = await synthesize_request(runtime, texts, emb, token, body.seed, body.max_frames, body.accent)
     return synthesize_response(results, body.return_alignments, body.compact)
 
 

@@ -1,10 +1,12 @@
-"""The loaded Tacotron and the checks a request passes before it (synthesizer_svc.work runs the synthesis)."""
+"""The loaded Tacotrons (the default and one per configured accent) and the checks a request passes before
+them (synthesizer_svc.work runs the synthesis)."""
 import os
 import time
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
+from common.accents import AUTO
 from common.batching import MicroBatcher
 from common.checkpoints import file_sha256
 from common.errors import APIError, bad_request
@@ -19,24 +21,55 @@ from synthesizer_svc.settings import SynthesizerSettings
 @dataclass
 class SynthesizerRuntime:
     settings: SynthesizerSettings
-    model: Tacotron
+    model: Tacotron                 # SYNTHESIZER_CHECKPOINT's: accent `auto`
     info: dict
+    accents: dict[str, Tacotron] = field(default_factory=dict)   # named accent -> its checkpoint's model
     batcher: MicroBatcher | None = field(default=None, repr=False)
+
+    def model_for(self, accent: str) -> Tacotron:
+        """The model that speaks `accent`: 422 accent_unavailable when no checkpoint was configured for it."""
+        if accent == AUTO:
+            return self.model
+        if accent not in self.accents:
+            raise APIError(422, "accent_unavailable",
+                           f"accent: no checkpoint for {accent!r} on this synthesizer (SYNTHESIZER_ACCENT_CHECKPOINTS); "
+                           f"available: {', '.join([AUTO, *sorted(self.accents)])}")
+        return self.accents[accent]
+
+
+def load_checkpoint(path: str, setting: str) -> tuple[Tacotron, dict]:
+    """(the model, what /v1/info says of its file): the file's name and checksum, never its path, since
+    /v1/info must not map the server's file system."""
+    if not os.path.exists(path):
+        raise RuntimeError(f"synthesizer checkpoint not found: {path} (set {setting})")
+    return load_synthesizer(path), {"checkpoint": os.path.basename(path), "sha256": file_sha256(path)}
+
+
+def load_accents(settings: SynthesizerSettings, default: Tacotron) -> tuple[dict[str, Tacotron], dict[str, dict]]:
+    """Each SYNTHESIZER_ACCENT_CHECKPOINTS entry loaded like the default checkpoint. Its mels go to the same
+    vocoder and its requests bring the same GE2E embeddings, so a checkpoint with other mel bands or embedding
+    size stops start-up here rather than failing (or mumbling) at its first request; `r` may differ."""
+    models, files = {}, {}
+    for accent, path in settings.accent_checkpoints().items():
+        model, files[accent] = load_checkpoint(path, "SYNTHESIZER_ACCENT_CHECKPOINTS")
+        for name in ("n_mels", "speaker_embedding_size"):
+            if getattr(model.cfg, name) != getattr(default.cfg, name):
+                raise RuntimeError(f"{accent} checkpoint {path}: {name} {getattr(model.cfg, name)}, the default "
+                                   f"checkpoint's is {getattr(default.cfg, name)}")
+        models[accent] = model
+    return models, files
 
 
 def load_runtime(settings: SynthesizerSettings) -> SynthesizerRuntime:
-    path = settings.synthesizer_checkpoint
-    if not os.path.exists(path):
-        raise RuntimeError(f"synthesizer checkpoint not found: {path} (set SYNTHESIZER_CHECKPOINT)")
     start = time.perf_counter()
-    model = load_synthesizer(path)
+    model, default_file = load_checkpoint(settings.synthesizer_checkpoint, "SYNTHESIZER_CHECKPOINT")
+    accents, accent_files = load_accents(settings, model)
     english_cleaners("1")  # loads inflect now rather than in the first request
     MODEL_LOAD.labels("synthesizer", "tacotron").set(time.perf_counter() - start)
-    # The file's name and checksum, never its path: /v1/info must not map the server's file system.
-    info = {"model": "tacotron-sv2tts", "checkpoint": os.path.basename(path), "sha256": file_sha256(path),
-            "hparams": asdict(model.cfg), "r": model.r, "step": int(model.step), "sample_rate": 16000,
-            "hop_length": 200}
-    return SynthesizerRuntime(settings, model, info)
+    info = {"model": "tacotron-sv2tts", **default_file, "hparams": asdict(model.cfg), "r": model.r,
+            "step": int(model.step), "sample_rate": 16000, "hop_length": 200,
+            "accents": {AUTO: default_file, **accent_files}}
+    return SynthesizerRuntime(settings, model, info, accents)
 
 
 def validate_inputs(settings: SynthesizerSettings, texts: list[str], embeddings: np.ndarray, emb_size: int):

@@ -2,6 +2,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, Field, WithJsonSchema
 
+from common.accents import ACCENT_DESCRIPTION, Accent
 from common.openapi import setting
 from common.wire import EMBEDDING_BOUND, SEED_MAX, STRICT, json_int, shaped
 
@@ -23,6 +24,7 @@ class SynthesizeRequest(BaseModel):
     compact: bool = Field(False, description="return arrays in the compact base64 form")
     seed: json_int(ge=0, le=SEED_MAX) | None = Field(None, description="fix the pre-net dropout noise for repeatable output")
     max_frames: json_int(ge=10) | None = Field(None, description="frame cap per sentence (default: service setting)")
+    accent: Accent = Field("auto", description=ACCENT_DESCRIPTION)
 
 
 class SynthesizedMel(BaseModel):
@@ -48,3 +50,10 @@ class SeedInferenceRequest(BaseModel):
 
 class SeedInferenceResponse(BaseModel):
     spec: list[list[float]]
+
+
+def state_accents(schema: dict, available: list[str]) -> dict:
+    """The schema's `accent` lists the accents this server has a checkpoint for (its settings), as its limits
+    come from its settings: a schema-valid request is never refused with accent_unavailable."""
+    schema["components"]["schemas"]["SynthesizeRequest"]["properties"]["accent"]["enum"] = available
+    return schema

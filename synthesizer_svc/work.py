@@ -12,27 +12,30 @@ import time
 import numpy as np
 import torch
 
+from common.accents import AUTO
 from common.batching import MicroBatcher
 from common.cancel import WorkToken, check_all
 from common.metrics import STAGE_LATENCY
 from common.service import run_model
 from common.text import speakable_sentences
 from synthesizer_svc.inference import BATCH_SIZE, SynthResult, join_sentences, plan_sentences, synthesize
+from synthesizer_svc.model import Tacotron
 from synthesizer_svc.runtime import SynthesizerRuntime
 
 
 def attach_batcher(runtime: SynthesizerRuntime) -> SynthesizerRuntime:
     """Created on the event loop (the batcher's queue belongs to it). One call holds at most one synthesis
-    batch (BATCH_SIZE sentences), so a request that joins it or waits behind it waits for one batch."""
+    batch (BATCH_SIZE sentences), so a request that joins it or waits behind it waits for one batch.
+    Its key is (accent, max_frames): turns share a call only when one model, with one frame cap, runs them all."""
     settings = runtime.settings
-    runtime.batcher = MicroBatcher("synthesizer", lambda max_frames, items: run_batch(runtime, max_frames, items),
+    runtime.batcher = MicroBatcher("synthesizer", lambda key, items: run_batch(runtime, key, items),
                                    settings.micro_batch_items, settings.micro_batch_window_ms / 1000,
                                    run_in=run_model, weight=lambda item: len(item[0]), max_weight=BATCH_SIZE)
     return runtime
 
 
-def run_turn(runtime: SynthesizerRuntime, sentences: list[str], embeddings: np.ndarray, max_frames: int | None,
-             check=None, rng_state: torch.Tensor | None = None):
+def run_turn(runtime: SynthesizerRuntime, model: Tacotron, sentences: list[str], embeddings: np.ndarray,
+             max_frames: int | None, check=None, rng_state: torch.Tensor | None = None):
     """One model call -> (SynthResult, the RNG state after it). Always on the one model thread (run_model):
     a seeded request's own stream of pre-net dropout noise (RTVC keeps dropout on at inference) is put in
     place for its turn and taken back after, so requests served in between never draw from it."""
@@ -41,15 +44,16 @@ def run_turn(runtime: SynthesizerRuntime, sentences: list[str], embeddings: np.n
         torch.set_rng_state(rng_state)
     start = time.perf_counter()
     cap = settings.max_frames_per_sentence
-    out = synthesize(runtime.model, sentences, embeddings, max_frames=min(max_frames or cap, cap), check=check)
+    out = synthesize(model, sentences, embeddings, max_frames=min(max_frames or cap, cap), check=check)
     STAGE_LATENCY.labels("synthesizer", "tacotron").observe(time.perf_counter() - start)
     return out, (torch.get_rng_state() if rng_state is not None else None)
 
 
-def run_batch(runtime: SynthesizerRuntime, max_frames, items: list) -> list[SynthResult]:
+def run_batch(runtime: SynthesizerRuntime, key: tuple[str, int | None], items: list) -> list[SynthResult]:
     """Turns of several unseeded requests as one model call (RTVC batches a request's sentences the same way)."""
+    accent, max_frames = key
     sentences = [s for turn, _, _ in items for s in turn]
-    out, _ = run_turn(runtime, sentences, np.concatenate([emb for _, emb, _ in items]), max_frames,
+    out, _ = run_turn(runtime, runtime.model_for(accent), sentences, np.concatenate([emb for _, emb, _ in items]), max_frames,
                       check_all(token for _, _, token in items))
     results, k = [], 0
     for turn, _, _ in items:
@@ -60,10 +64,10 @@ def run_batch(runtime: SynthesizerRuntime, max_frames, items: list) -> list[Synt
 
 
 async def synthesize_request(runtime: SynthesizerRuntime, texts: list[str], embeddings: np.ndarray, token: WorkToken,
-                             seed: int | None = None, max_frames: int | None = None):
-    """-> one TextMel per text. Seeded requests run alone (reproducible);
-    others may share each turn's batch with concurrent requests."""
-    settings = runtime.settings
+                             seed: int | None = None, max_frames: int | None = None, accent: str = AUTO):
+    """-> one TextMel per text, spoken by `accent`'s model. Seeded requests run alone (reproducible);
+    others may share each turn's batch with concurrent requests of the same accent."""
+    settings, model = runtime.settings, runtime.model_for(accent)
     plan = plan_sentences(texts, lambda t: speakable_sentences(t, settings.sentence_chars))
     flat = [s for sentences in plan for s in sentences]
     flat_emb = np.concatenate([np.repeat(embeddings[i:i + 1], len(s), axis=0) for i, s in enumerate(plan)])
@@ -74,11 +78,11 @@ async def synthesize_request(runtime: SynthesizerRuntime, texts: list[str], embe
         token.check()
         turn = slice(start, start + settings.sentences_per_turn)
         if batched:
-            out = await runtime.batcher.submit(max_frames, (flat[turn], flat_emb[turn], token), token)
+            out = await runtime.batcher.submit((accent, max_frames), (flat[turn], flat_emb[turn], token), token)
         else:
-            out, rng_state = await run_model(run_turn, runtime, flat[turn], flat_emb[turn], max_frames, token.check,
-                                             rng_state)
+            out, rng_state = await run_model(run_turn, runtime, model, flat[turn], flat_emb[turn], max_frames,
+                                             token.check, rng_state)
         done.mels += out.mels
         done.alignments += out.alignments
         done.stopped += out.stopped
-    return join_sentences(plan, done, runtime.model.cfg.n_mels)
+    return join_sentences(plan, done, model.cfg.n_mels)

@@ -3,6 +3,7 @@ projects' /inference."""
 from fastapi import APIRouter, File, Form, UploadFile
 from fastapi.responses import Response, StreamingResponse
 
+from common.accents import ACCENT_DESCRIPTION, Accent
 from common.outbound import MAX_URL_CHARS
 from common.wire import SEED_MAX
 from orchestrator_svc import speaking, studio
@@ -29,13 +30,14 @@ async def clone(pipe: Pipe, settings: Settings, parts: Parts, caller: Caller,
                 reference_audio: UploadFile | None = File(None), text: str = Form(..., json_schema_extra=SPOKEN_TEXT),
                 format: AudioFormat = Form("wav"), vocoder: Backend | None = Form(None),
                 seed: int | None = Form(None, ge=0, le=SEED_MAX), stream: bool = Form(False),
-                reference_url: str | None = Form(None, max_length=MAX_URL_CHARS, json_schema_extra=URL)):
+                reference_url: str | None = Form(None, max_length=MAX_URL_CHARS, json_schema_extra=URL),
+                accent: Accent = Form("auto", description=ACCENT_DESCRIPTION)):
     """Speak `text` in the voice of `reference_audio` (wav/flac/ogg/mp3, a few seconds of speech) or of the
     audio at `reference_url`. `stream=true` sends the format's bytes sentence by sentence as each is ready (any format but ogg)."""
     speaking.check_text(settings, text)
     data, filename = await reference_of(parts, reference_audio, reference_url, "reference_audio")
     return audio_response(await speaking.clone(pipe, settings, data, filename, text, format, vocoder, seed, stream,
-                                               owner=caller.owner))
+                                               owner=caller.owner, accent=accent))
 
 
 @router.post("/v1/clone/preview", response_model=ClonePreview)

@@ -2,6 +2,7 @@
 from fastapi import APIRouter, File, Form, UploadFile
 from fastapi.responses import RedirectResponse, Response
 
+from common.accents import ACCENT_DESCRIPTION, Accent
 from common.outbound import MAX_URL_CHARS
 from common.wire import SEED_MAX
 from orchestrator_svc import job_api
@@ -20,13 +21,14 @@ async def submit_job(jobs: Jobs, results: Results, settings: Settings, parts: Pa
                      format: AudioFormat = Form("wav"), vocoder: Backend | None = Form(None),
                      seed: int | None = Form(None, ge=0, le=SEED_MAX),
                      webhook_url: str | None = Form(None, max_length=MAX_URL_CHARS, json_schema_extra=URL),
-                     reference_url: str | None = Form(None, max_length=MAX_URL_CHARS, json_schema_extra=URL)):
+                     reference_url: str | None = Form(None, max_length=MAX_URL_CHARS, json_schema_extra=URL),
+                     accent: Accent = Form("auto", description=ACCENT_DESCRIPTION)):
     """Queue a clone (same inputs as /v1/clone); poll `GET /v1/jobs/{id}` or get a signed webhook."""
     check_text(settings, text)
     check_webhook_url(webhook_url, settings.webhook_secret, parts.outbound)
     data, filename = await reference_of(parts, reference_audio, reference_url, "reference_audio")
     return await job_api.submit_job(jobs, results, settings, data, filename, text, format,
-                                    vocoder, seed, webhook_url, caller.owner)
+                                    vocoder, seed, webhook_url, caller.owner, accent)
 
 
 @router.get("/v1/jobs/{job_id}", response_model=JobView)

@@ -35,6 +35,8 @@ ORCHESTRATOR_ONLY = (
     "the URL answered",                    # ... or answered, but not 200
     "the URL redirects",
     "the URL's body is empty",
+    "no checkpoint for",                   # an accent the synthesizer has no checkpoint for: the stage's setting
+                                           #   (SYNTHESIZER_ACCENT_CHECKPOINTS), unknown to the orchestrator's schema
 )
 REASONS = {"voxclone orchestrator": UNSTATEABLE + ORCHESTRATOR_ONLY}
 # negative_data_rejection (ST201) off for one operation, the web page's Speak: every multipart part is text, so
