@@ -72,10 +72,12 @@ async def clone(pipe: Pipeline, settings: OrchestratorSettings, reference: bytes
 
 
 async def clone_preview(pipe: Pipeline, settings: OrchestratorSettings, reference: bytes, filename: str,
-                        text: str, vocoder: str | None, seed: int | None, owner: str = "") -> ClonePreview:
+                        text: str, vocoder: str | None, seed: int | None, owner: str = "",
+                        accent: str = AUTO) -> ClonePreview:
     check_text(settings, text)
     ref = await pipe.embed_audio_file(reference, filename, owner=owner)
-    speech = await pipe.speak(text, ref.embedding, vocoder_choice(settings, vocoder), alignments=True, seed=seed)
+    speech = await pipe.speak(text, ref.embedding, vocoder_choice(settings, vocoder), alignments=True, seed=seed,
+                              accent=accent)
     audio = await run_blocking(encode, speech.wav, speech.sample_rate, "wav")
     return ClonePreview(audio_wav_base64=base64.b64encode(audio.data).decode(), duration_s=audio.duration_s,
                         mel=speech.mel, sentences=speech.sentences, alignments=speech.alignments,

@@ -94,6 +94,11 @@ def test_default_stack_refuses_named_accents_and_speaks_auto(urls, ref_wav_bytes
     r = httpx.post(base + "/v1/clone", data={"text": "Hi.", "accent": "auto", "stream": "true", "format": "pcm"},
                    **clone)
     assert r.status_code == 200 and len(r.content) > 1000
+    r = httpx.post(base + "/v1/clone/preview", data={"text": "Hi.", "accent": "british"}, **clone)
+    assert r.status_code == 422 and r.json()["error"]["code"] == "accent_unavailable", r.text
+    r = httpx.post(base + "/v1/clone/preview", data={"text": "Hi.", "accent": "auto", "vocoder": "griffinlim"},
+                   **clone)
+    assert r.status_code == 200 and r.json()["stopped"], r.text[:300]
 
     speech = {"input": "Hi.", "voice": "alloy", "response_format": "wav"}
     r = httpx.post(base + "/v1/audio/speech", json={**speech, "accent": "british"}, timeout=120)

@@ -43,13 +43,14 @@ async def clone(pipe: Pipe, settings: Settings, parts: Parts, caller: Caller,
 @router.post("/v1/clone/preview", response_model=ClonePreview)
 async def clone_preview(pipe: Pipe, settings: Settings, caller: Caller, reference_audio: UploadFile = File(...),
                         text: str = Form(..., json_schema_extra=SPOKEN_TEXT), vocoder: Backend | None = Form(None),
-                        seed: int | None = Form(None, ge=0, le=SEED_MAX)):
+                        seed: int | None = Form(None, ge=0, le=SEED_MAX),
+                        accent: Accent = Form("auto", description=ACCENT_DESCRIPTION)):
     """Like /v1/clone, but JSON with the audio (base64 WAV), the mel and the attention alignments,
     for the web page's pictures."""
     speaking.check_text(settings, text)
     data = await read_reference(reference_audio, settings.max_upload_bytes, "reference_audio")
     return await speaking.clone_preview(pipe, settings, data, reference_audio.filename or "reference", text,
-                                        vocoder, seed, owner=caller.owner)
+                                        vocoder, seed, owner=caller.owner, accent=accent)
 
 
 @router.post("/inference", tags=["seed-compatible"], response_model=SeedInferenceResponse)
