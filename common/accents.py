@@ -11,3 +11,9 @@ AUTO = "auto"
 NAMED_ACCENTS = tuple(a for a in get_args(Accent) if a != AUTO)
 ACCENT_DESCRIPTION = ("auto: the voice's own accent (the default checkpoint); american or british: that accent's "
                       "checkpoint, 422 accent_unavailable where the synthesizer has none")
+
+
+def served_accents(named) -> list[str]:
+    """What a synthesizer with checkpoints for the `named` accents serves, in the one order its schema's enum and
+    its accent_unavailable message both list them."""
+    return [AUTO, *sorted(named)]

@@ -1,7 +1,7 @@
 """Synthesizer service: text + speaker embedding -> mel spectrogram (Tacotron, RTVC-compatible)."""
 from fastapi import FastAPI
 
-from common.accents import AUTO
+from common.accents import served_accents
 from common.openapi import transform_schema
 from common.service import create_app, include_routers, run_model
 from synthesizer_svc.routes import router
@@ -25,6 +25,6 @@ def create(settings: SynthesizerSettings | None = None) -> FastAPI:
     app = create_app("synthesizer", settings or SynthesizerSettings(), load=_load, close=_close,
                      description="Tacotron synthesizer (RTVC architecture): text + speaker embedding -> mel.")
     include_routers(app, router)
-    accents = [AUTO, *sorted(app.state.settings.accent_checkpoints())]
+    accents = served_accents(app.state.settings.accent_checkpoints())
     transform_schema(app, lambda schema: state_accents(schema, accents))
     return app

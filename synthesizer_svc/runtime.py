@@ -6,7 +6,7 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from common.accents import AUTO
+from common.accents import AUTO, served_accents
 from common.batching import MicroBatcher
 from common.checkpoints import file_sha256
 from common.errors import APIError, bad_request
@@ -33,7 +33,7 @@ class SynthesizerRuntime:
         if accent not in self.accents:
             raise APIError(422, "accent_unavailable",
                            f"accent: no checkpoint for {accent!r} on this synthesizer (SYNTHESIZER_ACCENT_CHECKPOINTS); "
-                           f"available: {', '.join([AUTO, *sorted(self.accents)])}")
+                           f"available: {', '.join(served_accents(self.accents))}")
         return self.accents[accent]
 
 
