@@ -180,3 +180,34 @@ def test_spectral_gradient_term_grows_with_blur_and_trains(prep, tmp_path):
             "--delta-weight", "1.0", "--save-every", "1000")
     logged = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines()]
     assert len(logged) == 3 and all(r["delta"] > 0 for r in logged)
+
+
+def test_speaker_only_fine_tune_changes_only_the_columns_that_read_the_embedding(prep, tmp_path):
+    import torch
+
+    from training.trainable import speaker_columns
+    _, out = prep
+    run = tmp_path / "synth_speaker"
+    before = load_synthesizer(str(DEFAULT_SYNTHESIZER))
+    end = int(before.step) + 3  # --steps is the step to stop at
+    log = run_cli("training.train_synthesizer", "--data", str(out), "--run", str(run), "--init",
+                  str(DEFAULT_SYNTHESIZER), "--batch", "2", "--steps", str(end), "--warmup", "1", "--lr", "1e-2",
+                  "--trainable", "speaker", "--save-every", "1000", "--keep-every", "1")
+    assert "M trainable" in log
+    assert [p.name for p in sorted(run.glob("step_*.pt"))] == [f"step_{s}.pt" for s in range(end - 2, end + 1)]
+    after = load_synthesizer(str(run / "last.pt"))
+    columns = speaker_columns(before)
+    new = after.state_dict()
+    changed = []
+    for name, old in before.state_dict().items():
+        if name == "step":
+            continue
+        delta = (new[name].float() - old.float()).abs()
+        if name in columns:
+            assert float(delta[:, columns[name]].max()) > 0, name   # the speaker's columns moved...
+            delta[:, columns[name]] = 0
+        if float(delta.max()) > 0:
+            changed.append(name)                                    # ...and nothing else, BatchNorm stats included
+    assert changed == []
+    assert int(after.step) == int(before.step) + 3
+    assert torch.isfinite(after.decoder.rnn_input.weight).all()

@@ -17,6 +17,9 @@ def add_run_args(ap: argparse.ArgumentParser, run: str, lr: float, save_every: i
     ap.add_argument("--run", type=Path, default=Path(run))
     ap.add_argument("--init", type=Path, help="start from these weights (the committed default, or RTVC's file)")
     add_loop_args(ap, batch=32, lr=lr, save_every=save_every)
+    ap.add_argument("--keep-every", type=int, default=0,
+                    help="also keep fp16 weights of every Nth step as runs/<name>/step_<N>.pt, so a fine-tune "
+                         "can be judged at several points (0: off)")
 
 
 def add_loop_args(ap: argparse.ArgumentParser, batch: int, lr: float, save_every: int) -> None:
@@ -88,6 +91,8 @@ class Run:
             write_checkpoint(self.last, self.model, self.cfg, optimizer=self.opt)
             if self.args.export:
                 write_checkpoint(self.args.export, self.model, self.cfg, half=True)
+        if self.args.keep_every and self.step % self.args.keep_every == 0:
+            write_checkpoint(self.args.run / f"step_{self.step}.pt", self.model, self.cfg, half=True)
             self.log.flush()
         if finished:
             self.bar.close()

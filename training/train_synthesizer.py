@@ -17,6 +17,8 @@ import torch.nn.functional as F
 from synthesizer_svc.model import Tacotron, TacotronConfig
 from training.data import bucketed_batches, collate, load_index
 from training.run import Run, add_run_args
+from training.trainable import CHOICES as TRAINABLE_CHOICES
+from training.trainable import keep_frozen_stats, restrict
 
 # RTVC's layers at a third of the width: trains on 2 CPU cores, and fp16 weights stay well under 20 MB.
 SMALL = TacotronConfig(embed_dims=128, encoder_dims=128, decoder_dims=128, postnet_dims=128, lstm_dims=256)
@@ -92,6 +94,9 @@ def main(argv=None):
                     help="learning-rate warm-up steps of a fresh optimizer (fewer for a short CPU fine-tune)")
     ap.add_argument("--delta-weight", type=float, default=0.0,
                     help="weight of the spectral-gradient (sharpness) term on the postnet output; 0: off")
+    ap.add_argument("--trainable", choices=TRAINABLE_CHOICES, default="all",
+                    help="which weights change: all; speaker = only the columns that read the speaker "
+                         "embedding (training.trainable); speaker+postnet = those and the postnet")
     args = ap.parse_args(argv)
 
     def training_examples():
@@ -103,8 +108,9 @@ def main(argv=None):
     model = run.model
     if args.r or run.fresh:
         model.r = args.r or 5
+    n_trainable = restrict(model, args.trainable)
     print(f"{len(examples)} training utterances, {len({e.speaker for e in examples})} speakers, "
-          f"step {run.step}, r={model.r}, {run.n_params}, {run.device}")
+          f"step {run.step}, r={model.r}, {run.n_params} ({n_trainable / 1e6:.3f}M trainable), {run.device}")
     rng = np.random.RandomState(args.seed + run.step)
     while True:
         for batch in bucketed_batches(training_examples(), args.batch, rng):
@@ -114,6 +120,7 @@ def main(argv=None):
                 group["lr"] = lr
             ga_weight = args.ga_weight * max(0.1, math.exp(-step / 8000))
             own_rate = args.own_input * min(1.0, max(0, step - args.own_input_after) / 500)
+            keep_frozen_stats(model, args.trainable)
             total, parts = losses(model, collate(batch, model.r), run.device, ga_weight, own_rate,
                                   args.hide_padding, args.delta_weight)
             run.opt.zero_grad()
