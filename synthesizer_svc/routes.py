@@ -36,7 +36,8 @@ async def synthesize(body: SynthesizeRequest, request: Request, runtime: Runtime
     texts = [body.text] if isinstance(body.text, str) else body.text
     emb = decode_array(body.embedding, "embedding", ndim=(1, 2))
     model = runtime.model_for(body.accent)
-    emb = validate_inputs(runtime.settings, texts, emb, model.cfg.speaker_embedding_size)
+    emb = runtime.emphasize(validate_inputs(runtime.settings, texts, emb, model.cfg.speaker_embedding_size),
+                            body.speaker_emphasis)
     async with request_work(request, runtime.settings.compute_deadline_s, "synthesizer") as token:
         results = await synthesize_request(runtime, texts, emb, token, body.seed, body.max_frames, body.accent)
     return synthesize_response(results, body.return_alignments, body.compact)
@@ -46,7 +47,8 @@ async def synthesize(body: SynthesizeRequest, request: Request, runtime: Runtime
 async def inference(body: SeedInferenceRequest, request: Request, runtime: Runtime):
     """The seed projects' shape: `{embed, text}` -> `{spec}` (80 x T)."""
     emb = decode_array(body.embed, "embed", ndim=(1,))
-    emb = validate_inputs(runtime.settings, [body.text], emb, runtime.model.cfg.speaker_embedding_size)
+    emb = runtime.emphasize(validate_inputs(runtime.settings, [body.text], emb,
+                                            runtime.model.cfg.speaker_embedding_size), None)
     async with request_work(request, runtime.settings.compute_deadline_s, "synthesizer") as token:
         (result,) = await synthesize_request(runtime, [body.text], emb, token)
     return SeedInferenceResponse(spec=result.mel.tolist())

@@ -16,6 +16,7 @@ from common.wire import check_embedding_range
 from synthesizer_svc.inference import load_synthesizer
 from synthesizer_svc.model import Tacotron
 from synthesizer_svc.settings import SynthesizerSettings
+from synthesizer_svc.speaker_emphasis import emphasize, load_speaker_mean, mean_info
 
 
 @dataclass
@@ -24,6 +25,7 @@ class SynthesizerRuntime:
     model: Tacotron                 # SYNTHESIZER_CHECKPOINT's: accent `auto`
     info: dict
     accents: dict[str, Tacotron] = field(default_factory=dict)   # named accent -> its checkpoint's model
+    speaker_mean: np.ndarray | None = None   # SYNTHESIZER_SPEAKER_MEAN's, for speaker emphasis
     batcher: MicroBatcher | None = field(default=None, repr=False)
 
     def model_for(self, accent: str) -> Tacotron:
@@ -35,6 +37,16 @@ class SynthesizerRuntime:
                            f"accent: no checkpoint for {accent!r} on this synthesizer (SYNTHESIZER_ACCENT_CHECKPOINTS); "
                            f"available: {', '.join(served_accents(self.accents))}")
         return self.accents[accent]
+
+    def emphasize(self, embeddings: np.ndarray, factor: float | None) -> np.ndarray:
+        """`factor` (None: SYNTHESIZER_SPEAKER_EMPHASIS) applied to validated (N, D) embeddings."""
+        factor = self.settings.synthesizer_speaker_emphasis if factor is None else factor
+        if factor == 1.0:
+            return embeddings
+        if self.speaker_mean is None:
+            raise APIError(422, "speaker_emphasis_unavailable",
+                           "speaker_emphasis: this synthesizer has no speaker mean (SYNTHESIZER_SPEAKER_MEAN)")
+        return emphasize(embeddings, self.speaker_mean, factor)
 
 
 def load_checkpoint(path: str, setting: str) -> tuple[Tacotron, dict]:
@@ -65,11 +77,16 @@ def load_runtime(settings: SynthesizerSettings) -> SynthesizerRuntime:
     model, default_file = load_checkpoint(settings.synthesizer_checkpoint, "SYNTHESIZER_CHECKPOINT")
     accents, accent_files = load_accents(settings, model)
     english_cleaners("1")  # loads inflect now rather than in the first request
+    mean, mean_file = None, None
+    if settings.synthesizer_speaker_emphasis != 1.0 or os.path.exists(settings.synthesizer_speaker_mean):
+        mean = load_speaker_mean(settings.synthesizer_speaker_mean, model.cfg.speaker_embedding_size)
+        mean_file = mean_info(settings.synthesizer_speaker_mean)
     MODEL_LOAD.labels("synthesizer", "tacotron").set(time.perf_counter() - start)
     info = {"model": "tacotron-sv2tts", **default_file, "hparams": asdict(model.cfg), "r": model.r,
             "step": int(model.step), "sample_rate": 16000, "hop_length": 200,
-            "accents": {AUTO: default_file, **accent_files}}
-    return SynthesizerRuntime(settings, model, info, accents)
+            "accents": {AUTO: default_file, **accent_files},
+            "speaker_emphasis": {"default": settings.synthesizer_speaker_emphasis, "mean": mean_file}}
+    return SynthesizerRuntime(settings, model, info, accents, mean)
 
 
 def validate_inputs(settings: SynthesizerSettings, texts: list[str], embeddings: np.ndarray, emb_size: int):

@@ -104,3 +104,28 @@ def test_concurrent_requests_are_micro_batched_and_seeded_ones_stay_reproducible
     batches = sample(url, "voxclone_batch_items_count", service="synthesizer") - calls
     batched = sample(url, "voxclone_batch_items_sum", service="synthesizer") - items
     assert batched == 6 and batches < 6  # all six went through the batcher, some of them together
+
+
+def test_speaker_emphasis_moves_the_voice_from_the_mean_and_one_is_the_embedding_as_given(urls, embedding):
+    """Seeded, so the mels differ only by the embedding the model was given (synthesizer_svc.speaker_emphasis)."""
+    def mel(**extra):
+        body = {"text": "Good morning.", "embedding": embedding, "seed": 3, "compact": True, **extra}
+        r = httpx.post(urls["synthesizer"] + "/v1/synthesize", json=body, timeout=120)
+        assert r.status_code == 200, r.text
+        return r.json()["mels"][0]["mel"]["data"]
+
+    as_given = mel()
+    assert mel(speaker_emphasis=1) == as_given  # the test stack runs with the default factor, 1
+    assert mel(speaker_emphasis=1.6) != as_given
+    info = httpx.get(urls["synthesizer"] + "/v1/info").json()["speaker_emphasis"]
+    assert info["default"] == 1.0 and info["mean"]["file"] == "speaker_mean.npy" and len(info["mean"]["sha256"]) == 64
+
+
+@pytest.mark.parametrize("value", [3.5, -0.1, "1.2", True, None])
+def test_speaker_emphasis_out_of_range_is_refused(urls, embedding, value):
+    r = httpx.post(urls["synthesizer"] + "/v1/synthesize",
+                   json={"text": "Hello.", "embedding": embedding, "speaker_emphasis": value}, timeout=60)
+    if value is None:  # null: the service's default
+        assert r.status_code == 200, r.text
+    else:
+        assert r.status_code == 422 and "speaker_emphasis" in r.text, r.text[:300]

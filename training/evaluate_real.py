@@ -172,15 +172,16 @@ class Cloner:
 
 
 @contextmanager
-def running_stack(checkpoint: str, log_dir: Path, hifigan_voice: str = ""):
-    """The four services with this synthesizer checkpoint (and HIFIGAN_VOICE, when given), on free ports;
-    yields (orchestrator URL, the vocoder's default backend)."""
+def running_stack(checkpoint: str, log_dir: Path, hifigan_voice: str = "", speaker_emphasis: str = ""):
+    """The four services with this synthesizer checkpoint (and HIFIGAN_VOICE, SYNTHESIZER_SPEAKER_EMPHASIS,
+    when given), on free ports; yields (orchestrator URL, the vocoder's default backend)."""
     from common.stack import plan_stack, start_stack
     voice, _, sharpen = hifigan_voice.partition(":")
     voice, _, weights = voice.partition("=")
     env = {"SYNTHESIZER_CHECKPOINT": str(Path(checkpoint).resolve()),
            **({"HIFIGAN_VOICE": voice} if voice else {}), **({"HIFIGAN_MEL_SHARPEN": sharpen} if sharpen else {}),
-           **({"HIFIGAN_LITE_WEIGHTS": str(Path(weights).resolve())} if weights else {})}
+           **({"HIFIGAN_LITE_WEIGHTS": str(Path(weights).resolve())} if weights else {}),
+           **({"SYNTHESIZER_SPEAKER_EMPHASIS": speaker_emphasis} if speaker_emphasis else {})}
     with tempfile.TemporaryDirectory() as data_dir:
         stack = plan_stack(None, log_dir=log_dir, env=env, orchestrator_env={"DATA_DIR": data_dir})
         start_stack(stack, timeout=600)
@@ -383,6 +384,9 @@ def parse_args(argv=None):
                          "':' and a HIFIGAN_MEL_SHARPEN factor (lite:1.3), lite also with '=' and a "
                          "HIFIGAN_LITE_WEIGHTS file (lite=runs/ft/hifigan_lite.pt:2.0): one stack each, side by side; "
                          "Griffin-Lim and WaveRNN rows are measured once (same seed, same audio)")
+    ap.add_argument("--speaker-emphasis", default="",
+                    help="comma-separated SYNTHESIZER_SPEAKER_EMPHASIS factors (1.0,1.3): one stack each per "
+                         "checkpoint, labelled checkpoint@factor")
     ap.add_argument("--speakers", help="comma-separated subset of the manifest's speakers")
     ap.add_argument("--sentences", type=int, default=len(SENTENCES))
     ap.add_argument("--mel-sentences", type=int, default=2,
@@ -392,6 +396,8 @@ def parse_args(argv=None):
     ap.add_argument("--fresh", action="store_true", help="forget the rows measured by earlier runs in --out")
     ap.add_argument("--readme", default=str(README), help="where the table goes ('' to skip)")
     args = ap.parse_args(argv)
+    if args.url and args.speaker_emphasis:
+        ap.error("--speaker-emphasis sets the stacks this command starts: not with --url")
     if args.url and len(args.synthesizer) > 1:
         ap.error("--url evaluates one running stack: give at most one --synthesizer label")
     return args
@@ -408,8 +414,9 @@ def evaluate_checkpoints(args, speakers, sentences, refs_bytes, ref_emb, cache) 
     from common.checkpoints import file_sha256
     rows, backends = [], [b for b in args.backends.split(",") if b]
     with httpx.Client(timeout=900) as client:
-        for checkpoint in args.synthesizer:
-            label = stack_label(checkpoint, args.synthesizer)
+        emphases = [e for e in args.speaker_emphasis.split(",") if e] or [""]
+        for checkpoint, emphasis in itertools.product(args.synthesizer, emphases):
+            label = stack_label(checkpoint, args.synthesizer) + (f"@{emphasis}" if emphasis else "")
             if args.url:
                 run = Run(Cloner(args.url, client), label, "", refs_bytes, ref_emb, cache, args.out)
                 rows += evaluate_stack(run, backends, speakers, sentences, args.mel_sentences)
@@ -417,7 +424,7 @@ def evaluate_checkpoints(args, speakers, sentences, refs_bytes, ref_emb, cache) 
             for voice in [v for v in args.hifigan_voices.split(",") if v] or [""]:
                 log_dir = args.out / "logs" / label / (voice.replace(":", "_") or "default")
                 log_dir.mkdir(parents=True, exist_ok=True)
-                with running_stack(checkpoint, log_dir, voice) as (url, default_backend):
+                with running_stack(checkpoint, log_dir, voice, emphasis) as (url, default_backend):
                     run = Run(Cloner(url, client), label, file_sha256(checkpoint)[:16], refs_bytes, ref_emb, cache,
                               args.out, default_backend, voice)
                     seen = {r["system"] for r in rows}

@@ -1,0 +1,64 @@
+"""Speaker emphasis arithmetic and the shipped mean (synthesizer_svc.speaker_emphasis, training.speaker_mean)."""
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from common.paths import DEFAULT_SPEAKER_MEAN
+from synthesizer_svc.speaker_emphasis import emphasize, load_speaker_mean
+
+DATA = Path(__file__).parent / "data"
+
+
+def unit_rows(n, seed=0):
+    x = np.random.default_rng(seed).normal(size=(n, 256)).astype(np.float32)
+    return x / np.linalg.norm(x, axis=1, keepdims=True)
+
+
+def test_emphasis_scales_the_difference_from_the_mean_and_stays_unit_norm():
+    mean = load_speaker_mean(str(DEFAULT_SPEAKER_MEAN), 256)
+    e = (unit_rows(4) * 0.3 + mean)
+    e /= np.linalg.norm(e, axis=1, keepdims=True)
+    assert emphasize(e, mean, 1.0) is e
+    toward_mean = (e @ mean) / np.linalg.norm(mean)
+    for factor in (1.3, 1.6, 2.0):
+        out = emphasize(e, mean, factor)
+        np.testing.assert_allclose(np.linalg.norm(out, axis=1), 1.0, atol=1e-5)
+        assert np.all((out @ mean) / np.linalg.norm(mean) < toward_mean)  # further from the crowd
+        # the direction is the mean plus the scaled difference, before normalising
+        expected = mean + factor * (e - mean)
+        np.testing.assert_allclose(out, expected / np.linalg.norm(expected, axis=1, keepdims=True), atol=1e-5)
+    np.testing.assert_allclose(emphasize(e, mean, 0.0), np.tile(mean / np.linalg.norm(mean), (4, 1)), atol=1e-5)
+
+
+def test_a_row_that_would_vanish_is_left_as_it_was():
+    mean = np.zeros(256, np.float32)
+    mean[0] = 0.5
+    e = np.zeros((1, 256), np.float32)
+    e[0, 0] = -1.0  # mean + 1/3 * (e - mean) = 0
+    np.testing.assert_array_equal(emphasize(e, mean, 1 / 3), e)
+
+
+def test_the_shipped_mean_is_a_mean_of_unit_vectors(tmp_path):
+    mean = load_speaker_mean(str(DEFAULT_SPEAKER_MEAN), 256)
+    assert 0.5 < np.linalg.norm(mean) < 0.95  # GE2E embeddings of real speakers share a large common part
+    np.save(tmp_path / "bad.npy", np.ones(256, np.float32))
+    with pytest.raises(RuntimeError, match="norm"):
+        load_speaker_mean(str(tmp_path / "bad.npy"), 256)
+    with pytest.raises(RuntimeError, match="SYNTHESIZER_SPEAKER_MEAN"):
+        load_speaker_mean(str(tmp_path / "missing.npy"), 256)
+
+
+def test_speaker_mean_command_on_real_clips(tmp_path):
+    from training.speaker_mean import main
+    clips = tmp_path / "clips"
+    clips.mkdir()
+    for name in ("19-198-0000.flac", "19-198-0001.flac"):  # one speaker, two clips: counted once
+        (clips / name).write_bytes((DATA / "librispeech_19-198-0000.flac").read_bytes())
+    (clips / "slt-1.wav").write_bytes((DATA / "ref_slt.wav").read_bytes())
+    main(["--audio", str(clips), "--out", str(tmp_path / "mean.npy")])
+    mean = np.load(tmp_path / "mean.npy")
+    assert mean.shape == (256,) and mean.dtype == np.float32
+    assert 0.3 < np.linalg.norm(mean) < 1.0  # two different speakers: the mean of two unit vectors
+    main(["--audio", str(clips), "--out", str(tmp_path / "again.npy")])
+    np.testing.assert_array_equal(np.load(tmp_path / "again.npy"), mean)
