@@ -182,7 +182,8 @@ def test_spectral_gradient_term_grows_with_blur_and_trains(prep, tmp_path):
     assert len(logged) == 3 and all(r["delta"] > 0 for r in logged)
 
 
-def test_speaker_only_fine_tune_changes_only_the_columns_that_read_the_embedding(prep, tmp_path):
+@pytest.mark.parametrize("trainable", ["speaker", "speaker-decoder"])
+def test_speaker_only_fine_tune_changes_only_the_columns_that_read_the_embedding(prep, tmp_path, trainable):
     import torch
 
     from training.trainable import speaker_columns
@@ -192,11 +193,12 @@ def test_speaker_only_fine_tune_changes_only_the_columns_that_read_the_embedding
     end = int(before.step) + 3  # --steps is the step to stop at
     log = run_cli("training.train_synthesizer", "--data", str(out), "--run", str(run), "--init",
                   str(DEFAULT_SYNTHESIZER), "--batch", "2", "--steps", str(end), "--warmup", "1", "--lr", "1e-2",
-                  "--trainable", "speaker", "--save-every", "1000", "--keep-every", "1")
+                  "--trainable", trainable, "--save-every", "1000", "--keep-every", "1")
     assert "M trainable" in log
     assert [p.name for p in sorted(run.glob("step_*.pt"))] == [f"step_{s}.pt" for s in range(end - 2, end + 1)]
     after = load_synthesizer(str(run / "last.pt"))
-    columns = speaker_columns(before)
+    columns = speaker_columns(before, trainable)
+    assert len(columns) == (4 if trainable == "speaker" else 1)  # speaker-decoder: not the attention's maps
     new = after.state_dict()
     changed = []
     for name, old in before.state_dict().items():

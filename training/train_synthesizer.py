@@ -96,7 +96,8 @@ def main(argv=None):
                     help="weight of the spectral-gradient (sharpness) term on the postnet output; 0: off")
     ap.add_argument("--trainable", choices=TRAINABLE_CHOICES, default="all",
                     help="which weights change: all; speaker = only the columns that read the speaker "
-                         "embedding (training.trainable); speaker+postnet = those and the postnet")
+                         "embedding (training.trainable); speaker+postnet = those and the postnet; "
+                         "speaker-decoder = only those of the decoder's input, not the attention's")
     args = ap.parse_args(argv)
 
     def training_examples():
