@@ -2,9 +2,9 @@
 Store calls block (SQLite, Redis, files, S3), so they run with run_blocking."""
 from dataclasses import dataclass
 
-from common.accents import AUTO
 from common.errors import APIError, bad_request
 from common.service import run_blocking
+from common.voicing import AS_SERVED, Voicing
 from orchestrator_svc.jobs.results import media_type
 from orchestrator_svc.jobs.stores import JobStore, ResultStore
 from orchestrator_svc.schemas import JobView
@@ -33,14 +33,14 @@ def job_view(job: dict, results: ResultStore) -> JobView:
 
 async def submit_job(jobs: JobStore, results: ResultStore, settings: OrchestratorSettings, reference: bytes,
                      filename: str | None, text: str, fmt: str, vocoder: str | None, seed: int | None,
-                     webhook_url: str | None, owner: str = "", accent: str = AUTO) -> JobView:
+                     webhook_url: str | None, owner: str = "", voicing: Voicing = AS_SERVED) -> JobView:
     """`webhook_url` has passed jobs.webhooks.check_webhook_url; the job belongs to `owner` (tenancy)."""
     check_text(settings, text)
     if not reference:
         raise bad_request("reference_audio: the uploaded file is empty")
     params = {"text": text, "format": fmt, "vocoder": vocoder_choice(settings, vocoder), "seed": seed,
               "webhook_url": webhook_url or None, "filename": filename or "reference", "owner": owner,
-              "accent": accent}
+              **voicing.job_params()}
     jid = await run_blocking(jobs.create, reference, params)
     return await run_blocking(job_view, await run_blocking(jobs.get, jid), results)
 

@@ -9,11 +9,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from common.accents import AUTO
 from common.errors import bad_request
 from common.service import run_blocking
 from common.stage_results import EncodedAudio, TextMel
 from common.text import speakable_sentences
+from common.voicing import AS_SERVED, Voicing
 from common.wire import CompactArray, check_embedding_range, decode_array, encode_array
 from orchestrator_svc.clients import StagePool
 from orchestrator_svc.schemas import EMBEDDING_SIZE
@@ -72,13 +72,11 @@ class Pipeline:
         return _array(resp.json()["embedding"], "embedding", ndim=(1,))
 
     async def synthesize(self, text: str, embedding: np.ndarray, alignments: bool = False,
-                         seed: int | None = None, accent: str = AUTO) -> TextMel:
+                         seed: int | None = None, voicing: Voicing = AS_SERVED) -> TextMel:
         """The synthesizer's TextMel, its arrays in compact wire form. A named accent the synthesizer has no
         checkpoint for is its 422 accent_unavailable, passed on (clients.check_stage_response)."""
         body = {"text": text, "embedding": encode_array(embedding, compact=True), "compact": True,
-                "return_alignments": alignments, "seed": seed}
-        if accent != AUTO:  # `auto` is the synthesizer's default: a request without an accent goes as before
-            body["accent"] = accent
+                "return_alignments": alignments, "seed": seed, **voicing.synthesizer_fields()}
         item = (await self.synthesizer.post("/v1/synthesize", json=body)).json()["mels"][0]
         return TextMel(item["mel"], item["stopped"], item["sentences"], item.get("alignments") or [])
 
@@ -114,15 +112,15 @@ class Pipeline:
             await resp.aclose()
 
     async def speak_encoded(self, text: str, embedding: np.ndarray, fmt: str, vocoder: str | None = None,
-                            seed: int | None = None, accent: str = AUTO) -> EncodedSpeech:
+                            seed: int | None = None, voicing: Voicing = AS_SERVED) -> EncodedSpeech:
         """`speak` for callers that only pass the audio file on."""
-        mel = await self.synthesize(text, check_embedding(embedding), False, seed, accent)
+        mel = await self.synthesize(text, check_embedding(embedding), False, seed, voicing)
         audio = await self.vocode_encoded(mel.mel, vocoder, fmt, seed)
         return EncodedSpeech(audio, mel.stopped)
 
     async def speak(self, text: str, embedding: np.ndarray, vocoder: str | None = None, alignments: bool = False,
-                    seed: int | None = None, accent: str = AUTO) -> Speech:
-        mel = await self.synthesize(text, check_embedding(embedding), alignments, seed, accent)
+                    seed: int | None = None, voicing: Voicing = AS_SERVED) -> Speech:
+        mel = await self.synthesize(text, check_embedding(embedding), alignments, seed, voicing)
         wav, rate = await self.vocode(mel.mel, vocoder, seed)
         return Speech(wav=wav, mel=mel.mel, alignments=mel.alignments, stopped=mel.stopped,
                       sentences=mel.sentences, sample_rate=rate)
@@ -138,7 +136,7 @@ FIRST_CHUNK_FRAMES = 16
 
 
 async def speak_stream(pipeline: Pipeline, text: str, embedding: np.ndarray, vocoder: str | None = None,
-                       seed: int | None = None, whole_sentences: bool = False, accent: str = AUTO
+                       seed: int | None = None, whole_sentences: bool = False, voicing: Voicing = AS_SERVED
                        ) -> AsyncIterator[tuple[np.ndarray, int]]:
     """Yield (float32 audio, sample rate) piece by piece, so the first plays while the rest is made: the first
     sentence as the vocoder streams it, and each next sentence's mel asked for once the current one is
@@ -148,7 +146,7 @@ async def speak_stream(pipeline: Pipeline, text: str, embedding: np.ndarray, voc
     `whole_sentences`: one piece per sentence (for a time stretch, which needs whole sentences)."""
     embedding = check_embedding(embedding)
     sentences = speakable_sentences(text)
-    pending = asyncio.ensure_future(pipeline.synthesize(sentences[0], embedding, seed=seed, accent=accent))
+    pending = asyncio.ensure_future(pipeline.synthesize(sentences[0], embedding, seed=seed, voicing=voicing))
     try:
         for i, sentence in enumerate(sentences):
             mel, pending = await pending, None
@@ -162,7 +160,7 @@ async def speak_stream(pipeline: Pipeline, text: str, embedding: np.ndarray, voc
                     yield wav, rate
             if not last:
                 pending = asyncio.ensure_future(pipeline.synthesize(sentences[i + 1], embedding, seed=seed,
-                                                                    accent=accent))
+                                                                    voicing=voicing))
             gap = np.zeros(0 if last else int(SENTENCE_GAP_S * rate), dtype=np.float32)
             piece = np.concatenate([*parts, gap])
             if piece.size:

@@ -7,10 +7,10 @@ from collections.abc import AsyncIterator
 
 import numpy as np
 
-from common.accents import AUTO
 from common.audio_encode import AudioEncoder, Encoded, check_format, encode
 from common.service import run_blocking
 from common.text import speakable_sentences
+from common.voicing import AS_SERVED, Voicing
 from orchestrator_svc.pipeline import Pipeline, speak_stream
 
 # Well under the synthesizer's MAX_TEXT_CHARS (2000): longer inputs go as several requests.
@@ -37,19 +37,19 @@ def stretch(wav: np.ndarray, speed: float) -> np.ndarray:
 
 
 async def speak_long(pipe: Pipeline, text: str, embedding, backend: str | None, seed: int | None,
-                     accent: str = AUTO) -> tuple[np.ndarray, int]:
+                     voicing: Voicing = AS_SERVED) -> tuple[np.ndarray, int]:
     """Any length of text as one waveform: (audio, sample rate)."""
     wavs, rate = [], 0
     for chunk in text_chunks(text):
-        speech = await pipe.speak(chunk, embedding, backend, seed=seed, accent=accent)
+        speech = await pipe.speak(chunk, embedding, backend, seed=seed, voicing=voicing)
         wavs.append(speech.wav)
         rate = speech.sample_rate
     return np.concatenate(wavs), rate
 
 
 async def render(pipe: Pipeline, text: str, embedding, fmt: str, backend: str | None = None,
-                 seed: int | None = None, speed: float = 1.0, accent: str = AUTO) -> Encoded:
-    wav, rate = await speak_long(pipe, text, embedding, backend, seed, accent)
+                 seed: int | None = None, speed: float = 1.0, voicing: Voicing = AS_SERVED) -> Encoded:
+    wav, rate = await speak_long(pipe, text, embedding, backend, seed, voicing)
     wav = await run_blocking(stretch, wav, speed)
     return await run_blocking(encode, wav, rate, fmt)
 
@@ -78,8 +78,8 @@ async def open_stream(pieces: AsyncIterator[tuple[np.ndarray, int]], fmt: str, s
 
 
 async def open_speech_stream(pipe: Pipeline, text: str, embedding, fmt: str, backend: str | None = None,
-                             seed: int | None = None, speed: float = 1.0, accent: str = AUTO):
+                             seed: int | None = None, speed: float = 1.0, voicing: Voicing = AS_SERVED):
     check_format(fmt, streaming=True)
     # a time stretch needs whole sentences; at speed 1 the pieces go out as the vocoder makes them
     return await open_stream(speak_stream(pipe, text, embedding, backend, seed, whole_sentences=speed != 1.0,
-                                          accent=accent), fmt, speed)
+                                          voicing=voicing), fmt, speed)

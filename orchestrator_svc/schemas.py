@@ -13,6 +13,7 @@ from common.accents import ACCENT_DESCRIPTION, Accent
 from common.audio_encode import AudioFormat
 from common.audio_io import MAX_PEAK, MAX_RATE, MIN_RATE
 from common.openapi import setting
+from common.voicing import speaker_emphasis_field
 from common.wire import EMBEDDING_BOUND, SEED_MAX, STRICT, json_int, shaped
 
 Backend = Literal["hifigan", "wavernn", "griffinlim"]
@@ -86,6 +87,7 @@ class TTSRequest(BaseModel):
     seed: Seed | None = None
     speed: float = Field(1.0, ge=0.25, le=4.0, description="pitch-preserving tempo change")
     accent: Accent = Field("auto", description=ACCENT_DESCRIPTION)
+    speaker_emphasis: float | None = speaker_emphasis_field()
 
 
 class ClonePreview(BaseModel):

@@ -6,13 +6,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from common.accents import AUTO
 from common.audio_encode import Encoded, encode
 from common.audio_io import check_peak
 from common.errors import APIError, bad_request
 from common.metrics import STAGE_LATENCY
 from common.service import run_blocking
 from common.stage_results import EncodedAudio
+from common.voicing import AS_SERVED, Voicing
 from common.wire import decode_array
 from orchestrator_svc.pipeline import Pipeline, check_embedding
 from orchestrator_svc.rendering import open_speech_stream, render
@@ -48,23 +48,23 @@ def duration_headers(audio) -> dict:
 
 
 async def streamed(pipe: Pipeline, text: str, emb, vocoder, seed, fmt: str, speed: float = 1.0,
-                   accent: str = AUTO) -> AudioReply:
+                   voicing: Voicing = AS_SERVED) -> AudioReply:
     """The format's bytes sentence by sentence (the first sentence is made before the reply starts)."""
-    encoder, chunks = await open_speech_stream(pipe, text, emb, fmt, vocoder, seed, speed, accent)
+    encoder, chunks = await open_speech_stream(pipe, text, emb, fmt, vocoder, seed, speed, voicing)
     return AudioReply(stream=chunks, media_type=encoder.spec.media_type,
                       headers={"X-Sample-Rate": str(encoder.sample_rate)})
 
 
 async def clone(pipe: Pipeline, settings: OrchestratorSettings, reference: bytes, filename: str, text: str,
                 fmt: str, vocoder: str | None, seed: int | None, stream: bool, owner: str = "",
-                accent: str = AUTO) -> AudioReply:
+                voicing: Voicing = AS_SERVED) -> AudioReply:
     check_text(settings, text)
     start = time.perf_counter()
     ref = await pipe.embed_audio_file(reference, filename, owner=owner)
     vocoder = vocoder_choice(settings, vocoder)
     if stream:
-        return await streamed(pipe, text, ref.embedding, vocoder, seed, fmt, accent=accent)
-    speech = await pipe.speak_encoded(text, ref.embedding, fmt, vocoder, seed=seed, accent=accent)
+        return await streamed(pipe, text, ref.embedding, vocoder, seed, fmt, voicing=voicing)
+    speech = await pipe.speak_encoded(text, ref.embedding, fmt, vocoder, seed=seed, voicing=voicing)
     STAGE_LATENCY.labels("orchestrator", "clone").observe(time.perf_counter() - start)
     return AudioReply(speech.audio, headers={**duration_headers(speech.audio),
                                              "X-Embedding-Cached": str(ref.cached).lower(),
@@ -73,11 +73,11 @@ async def clone(pipe: Pipeline, settings: OrchestratorSettings, reference: bytes
 
 async def clone_preview(pipe: Pipeline, settings: OrchestratorSettings, reference: bytes, filename: str,
                         text: str, vocoder: str | None, seed: int | None, owner: str = "",
-                        accent: str = AUTO) -> ClonePreview:
+                        voicing: Voicing = AS_SERVED) -> ClonePreview:
     check_text(settings, text)
     ref = await pipe.embed_audio_file(reference, filename, owner=owner)
     speech = await pipe.speak(text, ref.embedding, vocoder_choice(settings, vocoder), alignments=True, seed=seed,
-                              accent=accent)
+                              voicing=voicing)
     audio = await run_blocking(encode, speech.wav, speech.sample_rate, "wav")
     return ClonePreview(audio_wav_base64=base64.b64encode(audio.data).decode(), duration_s=audio.duration_s,
                         mel=speech.mel, sentences=speech.sentences, alignments=speech.alignments,
@@ -114,6 +114,6 @@ async def tts(pipe: Pipeline, settings: OrchestratorSettings, body: TTSRequest, 
     else:
         raise bad_request("give `voice_id` or `embedding`")
     audio = await render(pipe, body.text, emb, body.format, vocoder_choice(settings, body.vocoder), body.seed,
-                         body.speed, body.accent)
+                         body.speed, Voicing(body.accent, body.speaker_emphasis))
     return AudioReply(audio, headers=duration_headers(audio))
 

@@ -37,7 +37,7 @@ async def synthesize(body: SynthesizeRequest, request: Request, runtime: Runtime
     emb = decode_array(body.embedding, "embedding", ndim=(1, 2))
     model = runtime.model_for(body.accent)
     emb = runtime.emphasize(validate_inputs(runtime.settings, texts, emb, model.cfg.speaker_embedding_size),
-                            body.speaker_emphasis)
+                            body.speaker_emphasis, body.accent)
     async with request_work(request, runtime.settings.compute_deadline_s, "synthesizer") as token:
         results = await synthesize_request(runtime, texts, emb, token, body.seed, body.max_frames, body.accent)
     return synthesize_response(results, body.return_alignments, body.compact)

@@ -16,7 +16,7 @@ from common.wire import check_embedding_range
 from synthesizer_svc.inference import load_synthesizer
 from synthesizer_svc.model import Tacotron
 from synthesizer_svc.settings import SynthesizerSettings
-from synthesizer_svc.speaker_emphasis import emphasize, load_speaker_mean, mean_info
+from synthesizer_svc.speaker_emphasis import default_factor, emphasize, load_speaker_mean, mean_info
 
 
 @dataclass
@@ -26,6 +26,8 @@ class SynthesizerRuntime:
     info: dict
     accents: dict[str, Tacotron] = field(default_factory=dict)   # named accent -> its checkpoint's model
     speaker_mean: np.ndarray | None = None   # SYNTHESIZER_SPEAKER_MEAN's, for speaker emphasis
+    # accent -> its checkpoint's default factor (speaker_emphasis.default_factor), for requests that give none
+    default_emphasis: dict[str, float] = field(default_factory=dict)
     batcher: MicroBatcher | None = field(default=None, repr=False)
 
     def model_for(self, accent: str) -> Tacotron:
@@ -38,9 +40,9 @@ class SynthesizerRuntime:
                            f"available: {', '.join(served_accents(self.accents))}")
         return self.accents[accent]
 
-    def emphasize(self, embeddings: np.ndarray, factor: float | None) -> np.ndarray:
-        """`factor` (None: SYNTHESIZER_SPEAKER_EMPHASIS) applied to validated (N, D) embeddings."""
-        factor = self.settings.synthesizer_speaker_emphasis if factor is None else factor
+    def emphasize(self, embeddings: np.ndarray, factor: float | None, accent: str = AUTO) -> np.ndarray:
+        """`factor` (None: the default of `accent`'s checkpoint) applied to validated (N, D) embeddings."""
+        factor = self.default_emphasis.get(accent, 1.0) if factor is None else factor
         if factor == 1.0:
             return embeddings
         if self.speaker_mean is None:
@@ -77,16 +79,19 @@ def load_runtime(settings: SynthesizerSettings) -> SynthesizerRuntime:
     model, default_file = load_checkpoint(settings.synthesizer_checkpoint, "SYNTHESIZER_CHECKPOINT")
     accents, accent_files = load_accents(settings, model)
     english_cleaners("1")  # loads inflect now rather than in the first request
+    files = {AUTO: default_file, **accent_files}
+    resolved = {a: default_factor(settings.synthesizer_speaker_emphasis, f["sha256"]) for a, f in files.items()}
+    emphasis = {a: factor for a, (factor, _) in resolved.items()}
     mean, mean_file = None, None
-    if settings.synthesizer_speaker_emphasis != 1.0 or os.path.exists(settings.synthesizer_speaker_mean):
+    if any(f != 1.0 for f in emphasis.values()) or os.path.exists(settings.synthesizer_speaker_mean):
         mean = load_speaker_mean(settings.synthesizer_speaker_mean, model.cfg.speaker_embedding_size)
         mean_file = mean_info(settings.synthesizer_speaker_mean)
     MODEL_LOAD.labels("synthesizer", "tacotron").set(time.perf_counter() - start)
     info = {"model": "tacotron-sv2tts", **default_file, "hparams": asdict(model.cfg), "r": model.r,
             "step": int(model.step), "sample_rate": 16000, "hop_length": 200,
-            "accents": {AUTO: default_file, **accent_files},
-            "speaker_emphasis": {"default": settings.synthesizer_speaker_emphasis, "mean": mean_file}}
-    return SynthesizerRuntime(settings, model, info, accents, mean)
+            "accents": {a: {**f, "speaker_emphasis": emphasis[a]} for a, f in files.items()},
+            "speaker_emphasis": {"default": emphasis[AUTO], "source": resolved[AUTO][1], "mean": mean_file}}
+    return SynthesizerRuntime(settings, model, info, accents, mean, default_emphasis=emphasis)
 
 
 def validate_inputs(settings: SynthesizerSettings, texts: list[str], embeddings: np.ndarray, emb_size: int):

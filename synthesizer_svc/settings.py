@@ -29,9 +29,10 @@ class SynthesizerSettings(StageSettings):
     synthesizer_accent_checkpoints: str = Field(
         "", description="comma-separated accent=path pairs (british=/path/a.pt): one more Tacotron per named "
                         "accent, loaded at start-up beside SYNTHESIZER_CHECKPOINT; empty: `auto` only")
-    synthesizer_speaker_emphasis: float = Field(
-        1.0, ge=0.0, le=3.0, description="default factor on a voice's difference from the mean speaker "
-                                         "(synthesizer_svc.speaker_emphasis); 1: the embedding as given")
+    synthesizer_speaker_emphasis: float | None = Field(
+        None, ge=0.0, le=3.0, description="default factor on a voice's difference from the mean speaker "
+                                          "(synthesizer_svc.speaker_emphasis); 1: the embedding as given; "
+                                          "unset: the checkpoint's tuned factor (0.7 for the shipped one), else 1")
     synthesizer_speaker_mean: str = Field(str(DEFAULT_SPEAKER_MEAN), description="the mean GE2E embedding (.npy) emphasis moves from")
     max_frames_per_sentence: int = 1000
     max_batch_texts: int = 32

@@ -4,8 +4,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from common.paths import DEFAULT_SPEAKER_MEAN
-from synthesizer_svc.speaker_emphasis import emphasize, load_speaker_mean
+from common.checkpoints import file_sha256
+from common.paths import DEFAULT_SPEAKER_MEAN, DEFAULT_SYNTHESIZER
+from synthesizer_svc.speaker_emphasis import TUNED_FACTORS, default_factor, emphasize, load_speaker_mean
 
 DATA = Path(__file__).parent / "data"
 
@@ -62,3 +63,63 @@ def test_speaker_mean_command_on_real_clips(tmp_path):
     assert 0.3 < np.linalg.norm(mean) < 1.0  # two different speakers: the mean of two unit vectors
     main(["--audio", str(clips), "--out", str(tmp_path / "again.npy")])
     np.testing.assert_array_equal(np.load(tmp_path / "again.npy"), mean)
+
+
+def test_the_default_factor_is_the_setting_else_the_checkpoints_tuned_one_else_one():
+    shipped = file_sha256(DEFAULT_SYNTHESIZER)
+    # a new synthesizer in models/ needs its own factor measured (training.evaluate_real --speaker-emphasis)
+    assert shipped in TUNED_FACTORS
+    assert default_factor(None, shipped) == (TUNED_FACTORS[shipped], "tuned")
+    assert default_factor(1.0, shipped) == (1.0, "SYNTHESIZER_SPEAKER_EMPHASIS")
+    assert default_factor(None, "0" * 64) == (1.0, "untuned")  # RTVC's own checkpoint, a fine-tune: as given
+
+
+def test_the_orchestrator_passes_speaker_emphasis_on_every_route(urls, ref_wav_bytes):
+    """Over real HTTP to the test stack (shipped checkpoint, its tuned default): the clone preview's mel is the
+    synthesizer's, seeded, so it shows which factor was applied; the other routes take the field, check its
+    bounds, and send it on."""
+    import httpx
+
+    from orchestrator_svc.builtin_voices import find_builtin
+    from tests.waiting import wait_for
+    base = urls["orchestrator"]
+    default = httpx.get(urls["synthesizer"] + "/v1/info").json()["speaker_emphasis"]["default"]
+    clone = {"files": {"reference_audio": ("ref.wav", ref_wav_bytes)}, "timeout": 120}
+
+    def preview_mel(**extra):
+        r = httpx.post(base + "/v1/clone/preview", data={"text": "Good morning.", "seed": "3",
+                                                         "vocoder": "griffinlim", **extra}, **clone)
+        assert r.status_code == 200, r.text[:300]
+        return r.json()["mel"]
+
+    by_default = preview_mel()
+    assert preview_mel(speaker_emphasis=str(default)) == by_default
+    assert preview_mel(speaker_emphasis="1") != by_default
+
+    embedding = find_builtin("slt").embedding.tolist()
+    tts = {"text": "Hi there.", "embedding": embedding, "vocoder": "griffinlim", "seed": 5}
+    audio = {}
+    for value in (None, 1.0, 0.0):
+        r = httpx.post(base + "/v1/tts", json={**tts, "speaker_emphasis": value}, timeout=120)
+        assert r.status_code == 200 and r.headers["content-type"] == "audio/wav", r.text[:300]
+        audio[value] = r.content
+    assert len(set(audio.values())) == 3  # the mean voice, the voice as given and the default all differ
+    for bad in (3.5, -1, "x"):
+        r = httpx.post(base + "/v1/tts", json={**tts, "speaker_emphasis": bad}, timeout=60)
+        assert r.status_code == 422 and "speaker_emphasis" in r.text, r.text[:300]
+        r = httpx.post(base + "/v1/clone", data={"text": "Hi.", "speaker_emphasis": str(bad)}, **clone)
+        assert r.status_code == 422 and "speaker_emphasis" in r.text, r.text[:300]
+
+    speech = {"input": "Hi.", "voice": "alloy", "response_format": "wav"}
+    r = httpx.post(base + "/v1/audio/speech", json={**speech, "speaker_emphasis": 1.0}, timeout=120)
+    assert r.status_code == 200 and r.headers["content-type"] == "audio/wav"
+    r = httpx.post(base + "/v1/audio/speech", json={**speech, "speaker_emphasis": 9}, timeout=60)
+    assert r.status_code == 400 and "speaker_emphasis" in r.text  # OpenAI's shape on its route
+
+    job = httpx.post(base + "/v1/jobs", data={"text": "Hi.", "vocoder": "griffinlim", "speaker_emphasis": "1"},
+                     **clone).json()
+    done = wait_for(lambda: (s := httpx.get(f"{base}/v1/jobs/{job['id']}").json())["status"] in ("succeeded", "failed")
+                    and s, timeout=120, what="the job to finish")
+    assert done["status"] == "succeeded", done
+    r = httpx.post(base + "/v1/jobs", data={"text": "Hi.", "speaker_emphasis": "4"}, **clone)
+    assert r.status_code == 422 and "speaker_emphasis" in r.text

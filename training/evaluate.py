@@ -20,8 +20,10 @@ import soundfile as sf
 from tqdm import tqdm
 
 from common import audio
+from common.paths import DEFAULT_SPEAKER_MEAN
 from encoder_svc.inference import embed_reference, load_encoder
 from synthesizer_svc.inference import load_synthesizer, synthesize
+from synthesizer_svc.speaker_emphasis import emphasize
 from training.corpus import plan_speakers
 from training.metrics import cosine, transcribe, word_errors
 
@@ -63,6 +65,19 @@ def speaker_line(name: str, rs: list[dict]) -> str:
             f"{mean('stopped'):6.2f}")
 
 
+def reference_wavs(args, speakers) -> dict[str, np.ndarray]:
+    """Each held-out speaker's 16 kHz reference: its first utterance in the corpus, or the teacher reading
+    --reference-text."""
+    if args.reference_text:  # the engines speak at 16 kHz (training.engines.SR)
+        return {name: teacher_speech(s, args.reference_text) for name, s in speakers.items()}
+    refs = {}
+    with open(args.corpus / "metadata.tsv", newline="") as f:
+        for name, rel, _, _ in csv.reader(f, delimiter="\t"):
+            if name in speakers and name not in refs:
+                refs[name] = sf.read(args.corpus / rel, dtype="float32")[0]
+    return refs
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--checkpoint", default="models/synthesizer.pt")
@@ -71,21 +86,26 @@ def main(argv=None):
     ap.add_argument("--sentences", type=int, default=5)
     ap.add_argument("--virtual-per-voice", type=int, default=14)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--speaker-emphasis", type=float, default=1.0,
+                    help="factor on each reference embedding's difference from models/speaker_mean.npy before "
+                         "synthesis, as the service applies it (synthesizer_svc.speaker_emphasis); 1: as given")
+    ap.add_argument("--reference-text", default="",
+                    help="speak each held-out speaker's reference with the teacher reading this text, instead of "
+                         "taking the speaker's first utterance of --corpus (for a machine without the corpus)")
     args = ap.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
 
     encoder, synth = load_encoder(), load_synthesizer(args.checkpoint)
     sentences = (args.corpus / "test_sentences.txt").read_text().split("\n")[: args.sentences]
     speakers = {s.name: s for s in plan_speakers(args.virtual_per_voice, args.seed) if s.heldout}
-    refs = {}
-    with open(args.corpus / "metadata.tsv", newline="") as f:
-        for name, rel, _, _ in csv.reader(f, delimiter="\t"):
-            if name in speakers and name not in refs:
-                refs[name] = args.corpus / rel
-    ref_emb = {n: embed_reference(encoder, sf.read(p, dtype="float32")[0]).embedding for n, p in refs.items()}
+    ref_wavs = reference_wavs(args, speakers)
+    refs = sorted(ref_wavs)
+    ref_emb = {n: embed_reference(encoder, wav).embedding for n, wav in ref_wavs.items()}
+    mean = np.load(DEFAULT_SPEAKER_MEAN)
+    synth_emb = {n: emphasize(e[None], mean, args.speaker_emphasis)[0] for n, e in ref_emb.items()}
     rows = []
     for name in tqdm(sorted(refs), desc="speakers"):
-        res = synthesize(synth, sentences, np.repeat(ref_emb[name][None], len(sentences), 0), seed=args.seed)
+        res = synthesize(synth, sentences, np.repeat(synth_emb[name][None], len(sentences), 0), seed=args.seed)
         for k, (text, mel, align, stopped) in enumerate(zip(sentences, res.mels, res.alignments, res.stopped)):
             clone = audio.griffin_lim(mel, rng=np.random.RandomState(0)).astype(np.float32)
             teacher = teacher_speech(speakers[name], text)
@@ -109,7 +129,7 @@ def main(argv=None):
                 plot(mel, align, f"{name}: {text}", args.out / f"{name}_{k}.png")
     words = sum(r["words"] for r in rows)
     summary = {
-        "checkpoint": args.checkpoint, "speakers": len(refs), "sentences": len(sentences), "clips": len(rows),
+        "checkpoint": args.checkpoint, "speaker_emphasis": args.speaker_emphasis, "speakers": len(refs), "sentences": len(sentences), "clips": len(rows),
         "wer_clone": sum(r["clone_errors"] for r in rows) / words,
         "wer_teacher": sum(r["teacher_errors"] for r in rows) / words,
         "wer_teacher_griffin_lim": sum(r["teacher_gl_errors"] for r in rows) / words,

@@ -7,10 +7,10 @@ serving requests while a worker inside the orchestrator records a job.
 import asyncio
 import logging
 
-from common.accents import AUTO
 from common.errors import APIError
 from common.metrics import QUEUE_DEPTH
 from common.service import run_blocking
+from common.voicing import Voicing
 from orchestrator_svc.jobs.sqlite_store import SQLiteJobStore
 from orchestrator_svc.jobs.stores import JobStore, ResultStore
 
@@ -21,9 +21,8 @@ async def render_clone(pipeline, reference: bytes, params: dict) -> bytes:
     """The job's work: embed the reference, speak the text, encode in the requested format."""
     ref = await pipeline.embed_audio_file(reference, params.get("filename", "reference"),
                                           owner=params.get("owner", ""))
-    # Jobs queued before accents existed have none: `auto`, what they were submitted for.
     speech = await pipeline.speak_encoded(params["text"], ref.embedding, params["format"], params.get("vocoder"),
-                                          seed=params.get("seed"), accent=params.get("accent", AUTO))
+                                          seed=params.get("seed"), voicing=Voicing.from_job_params(params))
     return speech.audio.data
 
 

@@ -5,6 +5,7 @@ from fastapi.responses import Response, StreamingResponse
 
 from common.accents import ACCENT_DESCRIPTION, Accent
 from common.outbound import MAX_URL_CHARS
+from common.voicing import Voicing, speaker_emphasis_form
 from common.wire import SEED_MAX
 from orchestrator_svc import speaking, studio
 from orchestrator_svc.deps import Authorized, Caller, Parts, Pipe, Settings, Voices, read_reference, reference_of
@@ -31,26 +32,29 @@ async def clone(pipe: Pipe, settings: Settings, parts: Parts, caller: Caller,
                 format: AudioFormat = Form("wav"), vocoder: Backend | None = Form(None),
                 seed: int | None = Form(None, ge=0, le=SEED_MAX), stream: bool = Form(False),
                 reference_url: str | None = Form(None, max_length=MAX_URL_CHARS, json_schema_extra=URL),
-                accent: Accent = Form("auto", description=ACCENT_DESCRIPTION)):
+                accent: Accent = Form("auto", description=ACCENT_DESCRIPTION),
+                speaker_emphasis: float | None = speaker_emphasis_form()):
     """Speak `text` in the voice of `reference_audio` (wav/flac/ogg/mp3, a few seconds of speech) or of the
     audio at `reference_url`. `stream=true` sends the format's bytes sentence by sentence as each is ready (any format but ogg)."""
     speaking.check_text(settings, text)
     data, filename = await reference_of(parts, reference_audio, reference_url, "reference_audio")
     return audio_response(await speaking.clone(pipe, settings, data, filename, text, format, vocoder, seed, stream,
-                                               owner=caller.owner, accent=accent))
+                                               owner=caller.owner, voicing=Voicing(accent, speaker_emphasis)))
 
 
 @router.post("/v1/clone/preview", response_model=ClonePreview)
 async def clone_preview(pipe: Pipe, settings: Settings, caller: Caller, reference_audio: UploadFile = File(...),
                         text: str = Form(..., json_schema_extra=SPOKEN_TEXT), vocoder: Backend | None = Form(None),
                         seed: int | None = Form(None, ge=0, le=SEED_MAX),
-                        accent: Accent = Form("auto", description=ACCENT_DESCRIPTION)):
+                        accent: Accent = Form("auto", description=ACCENT_DESCRIPTION),
+                        speaker_emphasis: float | None = speaker_emphasis_form()):
     """Like /v1/clone, but JSON with the audio (base64 WAV), the mel and the attention alignments,
     for the web page's pictures."""
     speaking.check_text(settings, text)
     data = await read_reference(reference_audio, settings.max_upload_bytes, "reference_audio")
     return await speaking.clone_preview(pipe, settings, data, reference_audio.filename or "reference", text,
-                                        vocoder, seed, owner=caller.owner, accent=accent)
+                                        vocoder, seed, owner=caller.owner,
+                                        voicing=Voicing(accent, speaker_emphasis))
 
 
 @router.post("/inference", tags=["seed-compatible"], response_model=SeedInferenceResponse)

@@ -4,6 +4,7 @@ from fastapi.responses import RedirectResponse, Response
 
 from common.accents import ACCENT_DESCRIPTION, Accent
 from common.outbound import MAX_URL_CHARS
+from common.voicing import Voicing, speaker_emphasis_form
 from common.wire import SEED_MAX
 from orchestrator_svc import job_api
 from orchestrator_svc.deps import Authorized, Caller, Jobs, Parts, Results, Settings, reference_of
@@ -22,13 +23,15 @@ async def submit_job(jobs: Jobs, results: Results, settings: Settings, parts: Pa
                      seed: int | None = Form(None, ge=0, le=SEED_MAX),
                      webhook_url: str | None = Form(None, max_length=MAX_URL_CHARS, json_schema_extra=URL),
                      reference_url: str | None = Form(None, max_length=MAX_URL_CHARS, json_schema_extra=URL),
-                     accent: Accent = Form("auto", description=ACCENT_DESCRIPTION)):
+                     accent: Accent = Form("auto", description=ACCENT_DESCRIPTION),
+                     speaker_emphasis: float | None = speaker_emphasis_form()):
     """Queue a clone (same inputs as /v1/clone); poll `GET /v1/jobs/{id}` or get a signed webhook."""
     check_text(settings, text)
     check_webhook_url(webhook_url, settings.webhook_secret, parts.outbound)
     data, filename = await reference_of(parts, reference_audio, reference_url, "reference_audio")
     return await job_api.submit_job(jobs, results, settings, data, filename, text, format,
-                                    vocoder, seed, webhook_url, caller.owner, accent)
+                                    vocoder, seed, webhook_url, caller.owner,
+                                    Voicing(accent, speaker_emphasis))
 
 
 @router.get("/v1/jobs/{job_id}", response_model=JobView)

@@ -6,6 +6,7 @@ from fastapi.routing import APIRoute
 
 from common.errors import APIError
 from common.service import run_blocking
+from common.voicing import Voicing
 from orchestrator_svc import openai_speech as oa
 from orchestrator_svc.deps import Authorized, Pipe, Settings, Voices
 from orchestrator_svc.rendering import open_speech_stream, render
@@ -45,13 +46,14 @@ async def speech(body: oa.SpeechRequest, pipe: Pipe, settings: Settings, voices:
     backend = vocoder_choice(settings, body.vocoder)
     if body.stream_format or body.stream:
         encoder, chunks = await open_speech_stream(pipe, text, emb, body.response_format, backend, body.seed,
-                                                   body.speed, body.accent)
+                                                   body.speed, Voicing(body.accent, body.speaker_emphasis))
         headers = {"X-Sample-Rate": str(encoder.sample_rate)}
         if body.stream_format == "sse":
             events = oa.sse_events(chunks, text, lambda: encoder.samples_in / encoder.input_rate)
             return StreamingResponse(events, media_type="text/event-stream", headers=headers)
         return StreamingResponse(chunks, media_type=encoder.spec.media_type, headers=headers)
-    out = await render(pipe, text, emb, body.response_format, backend, body.seed, body.speed, body.accent)
+    out = await render(pipe, text, emb, body.response_format, backend, body.seed, body.speed,
+                       Voicing(body.accent, body.speaker_emphasis))
     return Response(out.data, media_type=out.media_type, headers={
         "X-Sample-Rate": str(out.sample_rate), "X-Audio-Duration": f"{out.duration_s:.3f}"})
 
