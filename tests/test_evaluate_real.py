@@ -129,3 +129,16 @@ def test_short_run_through_the_running_stack(urls, tmp_path):
     assert saved["summary"] == json.loads(json.dumps(summary)) and len(saved["rows"]) == 3
     assert (out / "wavs" / "shipped_griffinlim" / "vctk_p226_0.wav").is_file()
     assert "| **shipped/griffinlim** | all |" in readme.read_text()
+
+
+def test_the_synthetic_evaluation_without_a_corpus_uses_the_corpus_split(tmp_path):
+    """training.evaluate on a machine without data/corpus: the same held-out sentences training.corpus writes
+    (the real-voice evaluation's ten are their first ten), and a corpus's own file wins when there is one."""
+    from training.evaluate import held_out_sentences
+    (tmp_path / "corpus").mkdir()
+    (tmp_path / "corpus" / "test_sentences.txt").write_text("One.\nTwo.")
+    assert held_out_sentences(tmp_path / "corpus") == ["One.", "Two."]
+    if not FORTUNE_DIR.is_dir():
+        pytest.skip("Debian fortunes not installed")
+    sentences = held_out_sentences(tmp_path)
+    assert len(sentences) == 40 and tuple(sentences[:10]) == ev.SENTENCES

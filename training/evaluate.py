@@ -65,6 +65,16 @@ def speaker_line(name: str, rs: list[dict]) -> str:
             f"{mean('stopped'):6.2f}")
 
 
+def held_out_sentences(corpus: Path) -> list[str]:
+    """The corpus's test_sentences.txt, or without a corpus the same split made again (training.corpus's
+    defaults: the last 40 of the seeded sentence list)."""
+    path = corpus / "test_sentences.txt"
+    if path.exists():
+        return path.read_text().split("\n")
+    from training.sentences import load_sentences
+    return load_sentences(seed=0)[-40:]
+
+
 def reference_wavs(args, speakers) -> dict[str, np.ndarray]:
     """Each held-out speaker's 16 kHz reference: its first utterance in the corpus, or the teacher reading
     --reference-text."""
@@ -96,7 +106,7 @@ def main(argv=None):
     args.out.mkdir(parents=True, exist_ok=True)
 
     encoder, synth = load_encoder(), load_synthesizer(args.checkpoint)
-    sentences = (args.corpus / "test_sentences.txt").read_text().split("\n")[: args.sentences]
+    sentences = held_out_sentences(args.corpus)[: args.sentences]
     speakers = {s.name: s for s in plan_speakers(args.virtual_per_voice, args.seed) if s.heldout}
     ref_wavs = reference_wavs(args, speakers)
     refs = sorted(ref_wavs)
