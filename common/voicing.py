@@ -13,9 +13,9 @@ SPEAKER_EMPHASIS_DESCRIPTION = (
     "below 1 clearer words and less likeness, 0 the mean voice (default: the synthesizer's, tuned per checkpoint)")
 
 
-def speaker_emphasis_field(default=None, **extra):
-    """The request field, with the synthesizer's own bounds (its settings and schema: 0-3)."""
-    return Field(default, ge=0.0, le=3.0, description=SPEAKER_EMPHASIS_DESCRIPTION, **extra)
+def speaker_emphasis_field(prefix: str = ""):
+    """The JSON request field, with the synthesizer's own bounds (its settings and schema: 0-3)."""
+    return Field(None, ge=0.0, le=3.0, description=prefix + SPEAKER_EMPHASIS_DESCRIPTION)
 
 
 def speaker_emphasis_form():

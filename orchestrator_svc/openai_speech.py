@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 
 from common.accents import ACCENT_DESCRIPTION, Accent
 from common.errors import APIError
-from common.voicing import SPEAKER_EMPHASIS_DESCRIPTION
+from common.voicing import speaker_emphasis_field
 from common.wire import STRICT
 from orchestrator_svc.builtin_voices import builtin_voices, find_builtin, voice_names
 from orchestrator_svc.schemas import SAVED_VOICE_ID, Seed
@@ -59,8 +59,7 @@ class SpeechRequest(BaseModel):
     seed: Seed | None = Field(None, description="voxclone extension: reproducible output")
     vocoder: Literal["hifigan", "wavernn", "griffinlim"] | None = Field(None, description="voxclone extension")
     accent: Accent = Field("auto", description=f"voxclone extension. {ACCENT_DESCRIPTION}")
-    speaker_emphasis: float | None = Field(None, ge=0.0, le=3.0,
-                                           description=f"voxclone extension: {SPEAKER_EMPHASIS_DESCRIPTION}")
+    speaker_emphasis: float | None = speaker_emphasis_field("voxclone extension: ")
 
 
 class OpenAIError(APIError):

@@ -4,6 +4,7 @@ from pydantic import BaseModel, Field, WithJsonSchema
 
 from common.accents import ACCENT_DESCRIPTION, Accent
 from common.openapi import setting
+from common.voicing import speaker_emphasis_field
 from common.wire import EMBEDDING_BOUND, SEED_MAX, STRICT, json_int, shaped
 
 EMBEDDING = 256  # GE2E's, the size every RTVC synthesizer takes (validate_inputs checks the model's own)
@@ -25,9 +26,7 @@ class SynthesizeRequest(BaseModel):
     seed: json_int(ge=0, le=SEED_MAX) | None = Field(None, description="fix the pre-net dropout noise for repeatable output")
     max_frames: json_int(ge=10) | None = Field(None, description="frame cap per sentence (default: service setting)")
     accent: Accent = Field("auto", description=ACCENT_DESCRIPTION)
-    speaker_emphasis: float | None = Field(
-        None, ge=0.0, le=3.0, description="how far the voice is pushed from the mean speaker: 1 the "
-        "embedding as given, above 1 more like the speaker, 0 the mean voice (default: service setting)")
+    speaker_emphasis: float | None = speaker_emphasis_field()
 
 
 class SynthesizedMel(BaseModel):
