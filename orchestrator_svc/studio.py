@@ -15,6 +15,7 @@ from common.audio_encode import encode
 from common.errors import APIError, bad_request
 from common.service import run_blocking
 from common.text import speakable_sentences
+from common.voicing import AS_SERVED, Voicing
 from common.wire import CompactArray, decode_array, encode_array
 from orchestrator_svc.openai_speech import check_input, resolve_voice
 from orchestrator_svc.pipeline import SENTENCE_GAP_S, Pipeline, check_embedding
@@ -35,13 +36,13 @@ class Spoken:
     stopped: bool
 
 
-async def speak_sentences(pipe: Pipeline, text: str, embedding, backend, seed):
+async def speak_sentences(pipe: Pipeline, text: str, embedding, backend, seed, voicing: Voicing = AS_SERVED):
     """Each sentence synthesized (with alignments) and vocoded: yields progress events, then one Spoken."""
     sentences = speakable_sentences(text)
     mels, aligns, wavs, rate, stopped = [], [], [], 0, True
     for i, sentence in enumerate(sentences):
         yield event("sentence", index=i + 1, of=len(sentences), text=sentence)
-        text_mel = await pipe.synthesize(sentence, embedding, True, seed)
+        text_mel = await pipe.synthesize(sentence, embedding, True, seed, voicing)
         mel = decode_array(CompactArray(**text_mel.mel), "mel", ndim=(2,))
         yield event("vocoding", index=i + 1, of=len(sentences), frames=int(mel.shape[1]))
         wav, rate = await pipe.vocode(text_mel.mel, backend, seed)
@@ -54,14 +55,15 @@ async def speak_sentences(pipe: Pipeline, text: str, embedding, backend, seed):
 
 
 async def studio_events(pipe: Pipeline, text: str, fmt: str, backend: str | None, seed: int | None, speed: float,
-                        embedding=None, reference: tuple[bytes, str] | None = None) -> AsyncIterator[bytes]:
+                        embedding=None, reference: tuple[bytes, str] | None = None,
+                        voicing: Voicing = AS_SERVED) -> AsyncIterator[bytes]:
     try:
         if reference is not None:
             yield event("embedding")
             ref = await pipe.embed_audio_file(*reference)
             embedding = ref.embedding
             yield event("embedded", cached=ref.cached)
-        async for item in speak_sentences(pipe, text, check_embedding(embedding), backend, seed):
+        async for item in speak_sentences(pipe, text, check_embedding(embedding), backend, seed, voicing):
             if isinstance(item, bytes):
                 yield item
             else:
@@ -77,10 +79,11 @@ async def studio_events(pipe: Pipeline, text: str, fmt: str, backend: str | None
 
 
 async def start(pipe: Pipeline, store, text: str, voice: str | None, reference: tuple[bytes, str] | None, fmt: str,
-                backend: str | None, seed: int | None, speed: float) -> AsyncIterator[bytes]:
+                backend: str | None, seed: int | None, speed: float,
+                voicing: Voicing = AS_SERVED) -> AsyncIterator[bytes]:
     """Checks that answer with an error status (before any event), then the event stream."""
     check_input(text)
     if (reference is None) == (not voice):  # both: which one was meant? (a bad voice went unseen beside audio)
         raise bad_request("give a `voice` or a `reference_audio`, not both or neither")
     embedding = None if reference is not None else await run_blocking(resolve_voice, voice, store)
-    return studio_events(pipe, text, fmt, backend, seed, speed, embedding, reference)
+    return studio_events(pipe, text, fmt, backend, seed, speed, embedding, reference, voicing)

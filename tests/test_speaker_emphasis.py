@@ -1,4 +1,6 @@
-"""Speaker emphasis arithmetic and the shipped mean (synthesizer_svc.speaker_emphasis, training.speaker_mean)."""
+"""Speaker emphasis arithmetic and the shipped mean (synthesizer_svc.speaker_emphasis, training.speaker_mean),
+its tuned default, and the orchestrator passing it on."""
+import json
 from pathlib import Path
 
 import numpy as np
@@ -115,6 +117,19 @@ def test_the_orchestrator_passes_speaker_emphasis_on_every_route(urls, ref_wav_b
     assert r.status_code == 200 and r.headers["content-type"] == "audio/wav"
     r = httpx.post(base + "/v1/audio/speech", json={**speech, "speaker_emphasis": 9}, timeout=60)
     assert r.status_code == 400 and "speaker_emphasis" in r.text  # OpenAI's shape on its route
+
+    def studio_mel(**extra):  # the web page's route: server-sent events, the last one `done` with the mel
+        r = httpx.post(base + "/v1/studio/speak", data={"text": "Good morning.", "voice": "slt", "seed": "3",
+                                                        "vocoder": "griffinlim", **extra}, timeout=120)
+        assert r.status_code == 200, r.text[:300]
+        events = [json.loads(line[len("data: "):]) for line in r.text.splitlines() if line.startswith("data: ")]
+        assert events[-1]["stage"] == "done", events[-1]
+        return events[-1]["mel"]
+
+    assert studio_mel(speaker_emphasis="1") != studio_mel()
+    r = httpx.post(base + "/v1/studio/speak", data={"text": "Hi.", "voice": "slt", "speaker_emphasis": "3.5"},
+                   timeout=60)
+    assert r.status_code == 422 and "speaker_emphasis" in r.text
 
     job = httpx.post(base + "/v1/jobs", data={"text": "Hi.", "vocoder": "griffinlim", "speaker_emphasis": "1"},
                      **clone).json()

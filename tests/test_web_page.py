@@ -64,6 +64,7 @@ def test_builtin_voice_with_format_speed_seed_progress_and_pictures(page, tmp_pa
     page.select_option("#format", "mp3")
     page.fill("#speed", "1.25")
     page.fill("#seed", "3")
+    page.fill("#speaker-emphasis", "1")  # sent as speaker_emphasis (tests/test_speaker_emphasis.py: the route)
     page.select_option("#vocoder", "griffinlim")
     speak(page)
     stages = page.eval_on_selector_all("#progress li", "ls => ls.map(l => l.dataset.stage)")
