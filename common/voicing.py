@@ -13,14 +13,18 @@ SPEAKER_EMPHASIS_DESCRIPTION = (
     "below 1 clearer words and less likeness, 0 the mean voice (default: the synthesizer's, tuned per checkpoint)")
 
 
+# The factor's range, wherever it is given: a request (JSON or form) and the synthesizer's own setting.
+SPEAKER_EMPHASIS_BOUNDS = {"ge": 0.0, "le": 3.0}
+
+
 def speaker_emphasis_field(prefix: str = ""):
-    """The JSON request field, with the synthesizer's own bounds (its settings and schema: 0-3)."""
-    return Field(None, ge=0.0, le=3.0, description=prefix + SPEAKER_EMPHASIS_DESCRIPTION)
+    """The JSON request field."""
+    return Field(None, **SPEAKER_EMPHASIS_BOUNDS, description=prefix + SPEAKER_EMPHASIS_DESCRIPTION)
 
 
 def speaker_emphasis_form():
-    """The same as a multipart form field (/v1/clone, its preview, /v1/jobs)."""
-    return Form(None, ge=0.0, le=3.0, description=SPEAKER_EMPHASIS_DESCRIPTION)
+    """The same as a multipart form field (/v1/clone, its preview, /v1/jobs, /v1/studio/speak)."""
+    return Form(None, **SPEAKER_EMPHASIS_BOUNDS, description=SPEAKER_EMPHASIS_DESCRIPTION)
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,7 @@ from pydantic import Field, field_validator
 from common.accents import NAMED_ACCENTS
 from common.config import StageSettings
 from common.paths import DEFAULT_SPEAKER_MEAN, DEFAULT_SYNTHESIZER
+from common.voicing import SPEAKER_EMPHASIS_BOUNDS
 
 
 def parse_accent_checkpoints(value: str) -> dict[str, str]:
@@ -30,7 +31,7 @@ class SynthesizerSettings(StageSettings):
         "", description="comma-separated accent=path pairs (british=/path/a.pt): one more Tacotron per named "
                         "accent, loaded at start-up beside SYNTHESIZER_CHECKPOINT; empty: `auto` only")
     synthesizer_speaker_emphasis: float | None = Field(
-        None, ge=0.0, le=3.0, description="default factor on a voice's difference from the mean speaker "
+        None, **SPEAKER_EMPHASIS_BOUNDS, description="default factor on a voice's difference from the mean speaker "
                                           "(synthesizer_svc.speaker_emphasis); 1: the embedding as given; "
                                           "unset: the checkpoint's tuned factor (0.7 for the shipped one), else 1")
     synthesizer_speaker_mean: str = Field(str(DEFAULT_SPEAKER_MEAN), description="the mean GE2E embedding (.npy) emphasis moves from")

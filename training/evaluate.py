@@ -23,7 +23,7 @@ from common import audio
 from common.paths import DEFAULT_SPEAKER_MEAN
 from encoder_svc.inference import embed_reference, load_encoder
 from synthesizer_svc.inference import load_synthesizer, synthesize
-from synthesizer_svc.speaker_emphasis import emphasize
+from synthesizer_svc.speaker_emphasis import emphasize, load_speaker_mean
 from training.corpus import plan_speakers
 from training.metrics import cosine, transcribe, word_errors
 
@@ -109,12 +109,12 @@ def main(argv=None):
     sentences = held_out_sentences(args.corpus)[: args.sentences]
     speakers = {s.name: s for s in plan_speakers(args.virtual_per_voice, args.seed) if s.heldout}
     ref_wavs = reference_wavs(args, speakers)
-    refs = sorted(ref_wavs)
+    refs = sorted(ref_wavs)  # the speakers' names
     ref_emb = {n: embed_reference(encoder, wav).embedding for n, wav in ref_wavs.items()}
-    mean = np.load(DEFAULT_SPEAKER_MEAN)
+    mean = load_speaker_mean(str(DEFAULT_SPEAKER_MEAN), synth.cfg.speaker_embedding_size)
     synth_emb = {n: emphasize(e[None], mean, args.speaker_emphasis)[0] for n, e in ref_emb.items()}
     rows = []
-    for name in tqdm(sorted(refs), desc="speakers"):
+    for name in tqdm(refs, desc="speakers"):
         res = synthesize(synth, sentences, np.repeat(synth_emb[name][None], len(sentences), 0), seed=args.seed)
         for k, (text, mel, align, stopped) in enumerate(zip(sentences, res.mels, res.alignments, res.stopped)):
             clone = audio.griffin_lim(mel, rng=np.random.RandomState(0)).astype(np.float32)
@@ -139,7 +139,8 @@ def main(argv=None):
                 plot(mel, align, f"{name}: {text}", args.out / f"{name}_{k}.png")
     words = sum(r["words"] for r in rows)
     summary = {
-        "checkpoint": args.checkpoint, "speaker_emphasis": args.speaker_emphasis, "speakers": len(refs), "sentences": len(sentences), "clips": len(rows),
+        "checkpoint": args.checkpoint, "speaker_emphasis": args.speaker_emphasis, "speakers": len(refs),
+        "sentences": len(sentences), "clips": len(rows),
         "wer_clone": sum(r["clone_errors"] for r in rows) / words,
         "wer_teacher": sum(r["teacher_errors"] for r in rows) / words,
         "wer_teacher_griffin_lim": sum(r["teacher_gl_errors"] for r in rows) / words,
@@ -152,7 +153,7 @@ def main(argv=None):
     (args.out / "summary.json").write_text(json.dumps({"summary": summary, "rows": rows}, indent=1))
     print(f"{'speaker':<24}{'cos':>7}{'cos T+GL':>9}{'own':>6}{'WER clone':>11}{'WER teacher':>13}"
           f"{'teacher+GL':>12}{'stop':>6}")
-    for name in sorted(refs):
+    for name in refs:
         print(speaker_line(name, [r for r in rows if r["speaker"] == name]))
     print(json.dumps(summary, indent=1))
 
