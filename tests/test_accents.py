@@ -2,6 +2,7 @@
 the orchestrator in front of it and in front of the default stack (no accent checkpoint: 422
 accent_unavailable), and, in this process, that a micro-batch never mixes accents."""
 import asyncio
+import json
 import shutil
 
 import httpx
@@ -31,6 +32,14 @@ def british(tmp_path_factory):
         yield svc, path
     finally:
         svc.stop()
+
+
+def studio_events(url: str, **fields) -> list[dict]:
+    """The web page's route: server-sent events, the last one `done` (or one `error`)."""
+    r = httpx.post(url + "/v1/studio/speak", data={"text": "Hi there.", "voice": "slt", "vocoder": "griffinlim",
+                                                   **fields}, timeout=120)
+    assert r.status_code == 200, r.text[:300]
+    return [json.loads(line[len("data: "):]) for line in r.text.splitlines() if line.startswith("data: ")]
 
 
 def synthesize(url: str, **body) -> httpx.Response:
@@ -80,6 +89,9 @@ def test_orchestrator_passes_accent_through(british, urls, tmp_path):
         assert r.status_code == 200 and r.headers["content-type"] == "audio/wav", r.text[:300]
         r = httpx.post(orch.url + "/v1/tts", json={**body, "accent": "american"}, timeout=120)
         assert r.status_code == 422 and r.json()["error"]["code"] == "accent_unavailable", r.text
+        assert studio_events(orch.url, accent="british")[-1]["stage"] == "done"   # the web page's Speak
+        failed = studio_events(orch.url, accent="american")[-1]
+        assert failed["stage"] == "error" and failed["code"] == "accent_unavailable", failed
     finally:
         orch.stop()
 
@@ -103,6 +115,11 @@ def test_default_stack_refuses_named_accents_and_speaks_auto(urls, ref_wav_bytes
     r = httpx.post(base + "/v1/clone/preview", data={"text": "Hi.", "accent": "auto", "vocoder": "griffinlim"},
                    **clone)
     assert r.status_code == 200 and r.json()["stopped"], r.text[:300]
+
+    failed = studio_events(base, accent="british")[-1]
+    assert failed["stage"] == "error" and failed["code"] == "accent_unavailable", failed
+    r = httpx.post(base + "/v1/studio/speak", data={"text": "Hi.", "voice": "slt", "accent": "bogus"}, timeout=60)
+    assert r.status_code == 422 and "accent" in r.text
 
     speech = {"input": "Hi.", "voice": "alloy", "response_format": "wav"}
     r = httpx.post(base + "/v1/audio/speech", json={**speech, "accent": "british"}, timeout=120)

@@ -77,6 +77,7 @@ async def studio_speak(pipe: Pipe, settings: Settings, voices: Voices,
                        reference_audio: UploadFile | None = File(None),
                        format: AudioFormat = Form("wav"), speed: float = Form(1.0, ge=0.25, le=4.0),
                        seed: int | None = Form(None, ge=0, le=SEED_MAX), vocoder: Backend | None = Form(None),
+                       accent: Accent = Form("auto", description=ACCENT_DESCRIPTION),
                        speaker_emphasis: float | None = speaker_emphasis_form()):
     """The web page's Speak: a built-in or saved `voice`, or a new `reference_audio`; server-sent progress
     events as each stage runs, then the audio with its mel and alignments (see orchestrator_svc.studio)."""
@@ -85,5 +86,5 @@ async def studio_speak(pipe: Pipe, settings: Settings, voices: Voices,
         reference = (await read_reference(reference_audio, settings.max_upload_bytes, "reference_audio"),
                      reference_audio.filename or "reference")
     events = await studio.start(pipe, voices, text, voice, reference, format, speaking.vocoder_choice(settings, vocoder),
-                                seed, speed, Voicing(speaker_emphasis=speaker_emphasis))
+                                seed, speed, Voicing(accent, speaker_emphasis))
     return StreamingResponse(events, media_type="text/event-stream")

@@ -167,6 +167,7 @@ $("speak").addEventListener("click", async () => {
   form.append("speed", $("speed").value || "1");
   if ($("seed").value !== "") form.append("seed", $("seed").value);
   if ($("speaker-emphasis").value !== "") form.append("speaker_emphasis", $("speaker-emphasis").value);
+  if ($("accent").value !== "auto") form.append("accent", $("accent").value);
   if ($("vocoder").value) form.append("vocoder", $("vocoder").value);
   $("speak").disabled = true;
   $("speak").textContent = "Speaking...";
