@@ -127,6 +127,7 @@ def test_short_run_through_the_running_stack(urls, tmp_path):
     assert 1 <= clone["dnsmos"] <= 5 and clone["wer"] is not None and clone["synth_floor"] is not None
     saved = json.loads((out / "summary.json").read_text())
     assert saved["summary"] == json.loads(json.dumps(summary)) and len(saved["rows"]) == 3
+    assert saved["baseline"] == "shipped/griffinlim" and saved["differences"] == {}  # nothing else to compare
     assert (out / "wavs" / "shipped_griffinlim" / "vctk_p226_0.wav").is_file()
     assert "| **shipped/griffinlim** | all |" in readme.read_text()
 
@@ -142,3 +143,40 @@ def test_the_synthetic_evaluation_without_a_corpus_uses_the_corpus_split(tmp_pat
         pytest.skip("Debian fortunes not installed")
     sentences = held_out_sentences(tmp_path)
     assert len(sentences) == 40 and tuple(sentences[:10]) == ev.SENTENCES
+
+
+def _clip_row(system, speaker, sentence, errors, dnsmos, cosine=0.6, words=10):
+    return {"system": system, "speaker": speaker, "sentence": sentence, "errors": errors, "words": words,
+            "dnsmos": dnsmos, "cosine": cosine}
+
+
+def test_paired_differences_against_griffin_lim_with_bootstrap_intervals():
+    speakers = ("vctk_p225", "timit_mbgt0")
+    base = [_clip_row("s/griffinlim", s, k, errors=k % 3, dnsmos=2.0) for s in speakers for k in range(10)]
+    same = [{**r, "system": "s/same"} for r in base]
+    # one more error on every clip, DNSMOS up by one, the cosine as Griffin-Lim's
+    worse = [{**r, "system": "s/default=hifigan", "errors": r["errors"] + 1, "dnsmos": 3.0} for r in base]
+    mel = [{"system": "s/mel", "speaker": s, "sentence": 0, "synth_floor": 0.01} for s in speakers]
+    reference = [{"system": "reference", "speaker": s, "sentence": -1, "dnsmos": 3.0} for s in speakers]
+    rows = base + same + worse + mel + reference
+    summary = ev.summarize(rows, SPEAKERS)
+    baseline = ev.baseline_system(summary, "")
+    assert baseline == "s/griffinlim" and ev.baseline_system(summary, "s/same") == "s/same"
+    assert ev.baseline_system(summary, "nosuch") is None
+    differences = ev.compare(rows, baseline)
+    assert list(differences) == ["s/same", "s/default=hifigan"]  # neither the mel rows nor the references
+    assert differences["s/same"]["wer"] == {"difference": 0.0, "low": 0.0, "high": 0.0, "clips": 20}
+    wer = differences["s/default=hifigan"]["wer"]
+    assert wer["difference"] == pytest.approx(0.1) and wer["low"] == pytest.approx(0.1) and wer["clips"] == 20
+    assert differences["s/default=hifigan"]["dnsmos"]["difference"] == pytest.approx(1.0)
+    # noisy differences get an interval around the point figure, the same every run (seeded)
+    noisy = [{**r, "system": "s/noisy", "errors": r["errors"] + (1 if i % 2 else -1) * (r["errors"] > 0)}
+             for i, r in enumerate(base)]
+    d = rm.paired_difference(noisy, base, "wer")
+    assert d["low"] < d["difference"] < d["high"] and d == rm.paired_difference(noisy, base, "wer")
+    assert rm.paired_difference(noisy[:1], base, "wer") is None  # one pair: no interval
+    assert rm.paired_difference(noisy, reference, "wer") is None  # no clip in common
+    table = ev.render_comparison(differences, baseline)
+    assert table.splitlines()[0] == "| system minus s/griffinlim | DNSMOS | WER | cosine | clips |"
+    assert "| s/default=hifigan | +1.000 [+1.000, +1.000] | +0.100 [+0.100, +0.100] | +0.000 [+0.000, +0.000] | 20 |" \
+        in table

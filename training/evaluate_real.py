@@ -16,10 +16,13 @@ Figures, per system, per speaker and overall (real_metrics.py): DNSMOS P.835 OVR
 Whisper base (training.asr; pooled over words), GE2E cosine of the clip to the speaker's reference clip,
 the share of clips nearest their own speaker among all evaluated speakers' references, the share of mel
 cells at the floor (-4) in the clip's own RTVC mel (and, for clones, in the synthesizer's mel), and the
-share of sentences ended by the stop token. The same figures are given for the references themselves (a
-*different* recording of each speaker, `measured` in the manifest: WER only where its transcript is
-known) and for piper's `joe` voice reading the same sentences (a trained single-voice CPU TTS; its cosine
-to a speaker is what an unrelated voice scores). Prints one table, replaces the section between
+share of sentences ended by the stop token; then, clip by clip against a baseline system (the Griffin-Lim
+clones unless --baseline), each clone system's difference in DNSMOS, WER and cosine with a 95% paired-bootstrap
+interval (real_metrics.paired_difference), to tell a real gap from the noise of 80 clips. The same
+figures are given for the references themselves (a *different* recording of each speaker, `measured` in
+the manifest: WER only where its transcript is known) and for piper's `joe` voice reading the same
+sentences (a trained single-voice CPU TTS; its cosine to a speaker is what an unrelated voice scores).
+Prints the tables, replaces the section between
 `<!-- real-eval -->` markers in models/README.md with it, and writes summary.json and the clips to --out.
 
 The fixed speaker list is `training/real_eval.tsv` (speaker, corpus, accent, gender, the reference clip
@@ -351,6 +354,35 @@ def render_table(summary: dict, speakers: list[Speaker]) -> str:
     return "\n".join(lines)
 
 
+def baseline_system(summary: dict, wanted: str) -> str | None:
+    """The system the others are compared with: `wanted` where given (an exact label), else the first Griffin-Lim
+    clone system (issue 25's targets are against it, same synthesizer)."""
+    if wanted:
+        return wanted if wanted in summary else None
+    return next((s for s in summary if s.endswith("/griffinlim")), None)
+
+
+def compare(rows: list[dict], baseline: str) -> dict:
+    """{system: {figure: paired_difference vs `baseline`}} for each other clone system (not reference / piper /
+    mel rows, which read other audio or no audio)."""
+    base = [r for r in rows if r["system"] == baseline]
+    others = [s for s in dict.fromkeys(r["system"] for r in rows)
+              if s != baseline and "/" in s and not s.endswith("/mel")]
+    return {s: {k: rm.paired_difference([r for r in rows if r["system"] == s], base, k)
+                for k in rm.DIFFERENCE_KEYS} for s in others}
+
+
+def render_comparison(differences: dict, baseline: str) -> str:
+    """One markdown table: each system minus the baseline, on the clips both have, with 95% intervals."""
+    lines = [f"| system minus {baseline} | DNSMOS | WER | cosine | clips |", "|---|---|---|---|---|"]
+    for system, figures in differences.items():
+        cells = ["—" if f is None else f"{f['difference']:+.3f} [{f['low']:+.3f}, {f['high']:+.3f}]"
+                 for f in (figures[k] for k in rm.DIFFERENCE_KEYS)]
+        clips = next((f["clips"] for f in figures.values() if f is not None), 0)
+        lines.append(f"| {system} | " + " | ".join(cells) + f" | {clips} |")
+    return "\n".join(lines)
+
+
 def replace_section(text: str, section: str) -> str:
     """`text` with the part between the real-eval markers replaced by `section` (appended if absent)."""
     block = f"{MARK_BEGIN}\n{section.strip()}\n{MARK_END}"
@@ -369,7 +401,9 @@ def readme_section(table: str, command: str, speakers: list[Speaker], sentences:
             "among all speakers; floor = share of mel cells at -4 in the clip's RTVC mel (synth floor: in "
             "the synthesizer's mel); stop = sentences ended by the stop token. `reference` is a different "
             "recording of each speaker (WER only where its transcript is known); `piper_joe` reads the same "
-            "sentences (its cosine is that of an unrelated voice).\n\n" + table)
+            "sentences (its cosine is that of an unrelated voice). The second table, where a baseline system "
+            "ran (Griffin-Lim unless --baseline): each clone system minus the baseline on the same clips, with "
+            "95% paired-bootstrap intervals over clips.\n\n" + table)
 
 
 def parse_args(argv=None):
@@ -395,6 +429,9 @@ def parse_args(argv=None):
     ap.add_argument("--out", type=Path, default=Path("runs/eval_real"))
     ap.add_argument("--fresh", action="store_true", help="forget the rows measured by earlier runs in --out")
     ap.add_argument("--readme", default=str(README), help="where the table goes ('' to skip)")
+    ap.add_argument("--baseline", default="",
+                    help="the system label the others are compared with, clip by clip (default: the first "
+                         "*/griffinlim system)")
     args = ap.parse_args(argv)
     if args.url and args.speaker_emphasis:
         ap.error("--speaker-emphasis sets the stacks this command starts: not with --url")
@@ -449,11 +486,16 @@ def main(argv=None):
     rm.mark_nearest(rows, ref_emb)
     summary = summarize(rows, speakers)
     table = render_table(summary, speakers)
+    baseline = baseline_system(summary, args.baseline)
+    differences = compare(rows, baseline) if baseline else {}
+    if differences:
+        table += "\n\n" + render_comparison(differences, baseline)
     print(table, flush=True)
     command = "python -m training.evaluate_real " + " ".join(sys.argv[1:] if argv is None else argv)
     (args.out / "summary.json").write_text(json.dumps(
         {"command": command, "speakers": [s.__dict__ for s in speakers], "sentences": sentences,
-         "summary": summary, "rows": rows}, indent=1, default=float))
+         "summary": summary, "baseline": baseline, "differences": differences, "rows": rows}, indent=1,
+        default=float))
     if args.readme:
         readme = Path(args.readme)
         readme.write_text(replace_section(readme.read_text(), readme_section(table, command, speakers,
