@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from common.errors import bad_request
+from common.errors import APIError, bad_request
 from common.service import run_blocking
 from common.stage_results import EncodedAudio, TextMel
 from common.text import speakable_sentences
@@ -52,6 +52,15 @@ class EncodedSpeech:
 class Pipeline:
     def __init__(self, encoder: StagePool, synthesizer: StagePool, vocoder: StagePool, store: VoiceStore):
         self.encoder, self.synthesizer, self.vocoder, self.store = encoder, synthesizer, vocoder, store
+
+    async def served_accents(self) -> list[str] | None:
+        """The accents the synthesizer serves (its /v1/info), None where it does not say or does not answer:
+        /v1/info reports it, so the web page offers only what will speak, and never fails for it."""
+        try:
+            accents = (await self.synthesizer.request("GET", "/v1/info", timeout=2.0)).json().get("accents")
+        except (APIError, ValueError, AttributeError):
+            return None
+        return list(accents) if isinstance(accents, dict) else None
 
     async def embed_audio_file(self, data: bytes, filename: str = "reference",
                                owner: str = "") -> ReferenceEmbedding:

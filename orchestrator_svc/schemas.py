@@ -123,3 +123,5 @@ class OrchestratorInfo(BaseModel):
     webhooks_enabled: bool = Field(description="false when WEBHOOK_SECRET is not set")
     auth_required: bool
     limits: dict[str, float]
+    accents: list[str] | None = Field(None, description="the `accent` values the synthesizer serves (auto first); "
+                                                        "null when it does not answer")

@@ -89,6 +89,7 @@ def test_orchestrator_passes_accent_through(british, urls, tmp_path):
         assert r.status_code == 200 and r.headers["content-type"] == "audio/wav", r.text[:300]
         r = httpx.post(orch.url + "/v1/tts", json={**body, "accent": "american"}, timeout=120)
         assert r.status_code == 422 and r.json()["error"]["code"] == "accent_unavailable", r.text
+        assert httpx.get(orch.url + "/v1/info").json()["accents"] == ["auto", "british"]
         assert studio_events(orch.url, accent="british")[-1]["stage"] == "done"   # the web page's Speak
         failed = studio_events(orch.url, accent="american")[-1]
         assert failed["stage"] == "error" and failed["code"] == "accent_unavailable", failed

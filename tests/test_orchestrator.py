@@ -283,3 +283,19 @@ def test_stage_timeout_and_failure_map_to_504_and_502(urls, tmp_path, ref_wav_by
     finally:
         orch.stop()
         broken.close()
+
+
+def test_info_lists_the_synthesizers_accents_and_answers_when_it_hangs(urls, tmp_path):
+    """The web page greys out the accents /v1/info does not list; a synthesizer that never answers leaves them
+    unknown (null) within the 2 s the question is given, not a failed or hung /v1/info."""
+    assert httpx.get(urls["orchestrator"] + "/v1/info").json()["accents"] == ["auto"]  # no accent checkpoint ships
+    broken = _BrokenStage("hang")
+    orch = _orchestrator({**urls, "synthesizer": f"http://127.0.0.1:{broken.port}"}, tmp_path)
+    try:
+        wait_for(lambda: httpx.get(orch.url + "/healthz").status_code == 200, 60, interval=0.3,
+                 what="the orchestrator to serve")
+        r = httpx.get(orch.url + "/v1/info", timeout=30)
+        assert r.status_code == 200 and r.json()["accents"] is None, r.text
+    finally:
+        orch.stop()
+        broken.close()

@@ -18,4 +18,5 @@ async def info(parts: Parts):
         job_queue="redis" if s.redis_jobs else "sqlite", job_workers=0 if s.redis_jobs else s.job_workers,
         job_ttl_s=s.job_ttl_s, webhooks_enabled=bool(s.webhook_secret), auth_required=bool(s.key_list()),
         limits={"max_upload_bytes": s.max_upload_bytes, "max_text_chars": s.max_text_chars,
-                "max_audio_seconds": s.max_audio_seconds})
+                "max_audio_seconds": s.max_audio_seconds},
+        accents=await p.served_accents())

@@ -298,3 +298,12 @@ async function loadVoices() {
   for (const v of voices.filter((x) => x.type === "saved")) list.appendChild(savedRow(v));
 }
 loadVoices();
+loadAccents();
+
+// Only the accents the synthesizer has a checkpoint for can speak; the others stay listed, greyed out.
+async function loadAccents() {
+  const resp = await fetch("/v1/info", { headers: headers() });
+  const accents = resp.ok ? (await resp.json()).accents : null;
+  if (!accents) return;   // not known (a key is needed, or the synthesizer did not answer): all stay offered
+  for (const o of $("accent").options) o.disabled = !accents.includes(o.value);
+}
