@@ -12,8 +12,9 @@ at 2.2 on the real held-out voices) and saturates, while words blur. Below 1 is 
 synthesizer, which learned speakers mostly from synthetic voices: a real voice's embedding lies where its
 decoder renders words badly, and pulling it part-way to the mean makes the clone far more intelligible for
 little likeness (0.7, 8 real held-out speakers x 10 sentences: Whisper WER 0.422 -> 0.356, DNSMOS 2.75 ->
-2.80, cosine 0.668 -> 0.659; models/README.md "Speaker emphasis"). The effect is in the decoder, not the attention: pulling only the attention keys' copy of the
-embedding changes nothing, pulling the rest gives all of it. So the factor is tuned per checkpoint
+2.80, cosine 0.668 -> 0.659; models/README.md "Speaker emphasis"). The effect is in the decoder, not the
+attention: pulling only the attention keys' copy of the embedding changes nothing, pulling the rest gives
+all of it. So the factor is tuned per checkpoint
 (TUNED_FACTORS); a checkpoint without one (RTVC's own, a new fine-tune) is served as given.
 """
 import os

@@ -2,7 +2,6 @@
 the orchestrator in front of it and in front of the default stack (no accent checkpoint: 422
 accent_unavailable), and, in this process, that a micro-batch never mixes accents."""
 import asyncio
-import json
 import shutil
 
 import httpx
@@ -14,6 +13,7 @@ from common.paths import DEFAULT_SYNTHESIZER
 from orchestrator_svc.builtin_voices import find_builtin
 from synthesizer_svc.settings import SynthesizerSettings, parse_accent_checkpoints
 from synthesizer_svc.speaker_emphasis import TUNED_FACTORS
+from tests import sse
 from tests.processes import orchestrator, service
 from tests.waiting import wait_for
 
@@ -35,11 +35,7 @@ def british(tmp_path_factory):
 
 
 def studio_events(url: str, **fields) -> list[dict]:
-    """The web page's route: server-sent events, the last one `done` (or one `error`)."""
-    r = httpx.post(url + "/v1/studio/speak", data={"text": "Hi there.", "voice": "slt", "vocoder": "griffinlim",
-                                                   **fields}, timeout=120)
-    assert r.status_code == 200, r.text[:300]
-    return [json.loads(line[len("data: "):]) for line in r.text.splitlines() if line.startswith("data: ")]
+    return sse.studio_events(url, text="Hi there.", voice="slt", vocoder="griffinlim", **fields)
 
 
 def synthesize(url: str, **body) -> httpx.Response:

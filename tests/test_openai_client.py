@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from orchestrator_svc.builtin_voices import builtin_voices
+from tests.sse import data_events
 
 openai = pytest.importorskip("openai")
 FFMPEG, FFPROBE = shutil.which("ffmpeg"), shutil.which("ffprobe")
@@ -158,7 +159,7 @@ def sse_events(client, fmt: str, text: str) -> list[dict]:
             model="gpt-4o-mini-tts", voice="nova", input=text, response_format=fmt, stream_format="sse",
             instructions="Speak calmly.", extra_body={"seed": 7}) as r:
         assert r.headers["content-type"].startswith("text/event-stream")
-        return [json.loads(line[6:]) for line in r.iter_lines() if line.startswith("data: ")]
+        return data_events(r.iter_lines())
 
 
 @pytest.mark.parametrize("fmt", ["pcm", "mp3"])

@@ -1,6 +1,5 @@
 """Speaker emphasis arithmetic and the shipped mean (synthesizer_svc.speaker_emphasis, training.speaker_mean),
 its tuned default, and the orchestrator passing it on."""
-import json
 from pathlib import Path
 
 import numpy as np
@@ -9,6 +8,7 @@ import pytest
 from common.checkpoints import file_sha256
 from common.paths import DEFAULT_SPEAKER_MEAN, DEFAULT_SYNTHESIZER
 from synthesizer_svc.speaker_emphasis import TUNED_FACTORS, default_factor, emphasize, load_speaker_mean
+from tests import sse
 
 DATA = Path(__file__).parent / "data"
 
@@ -119,10 +119,7 @@ def test_the_orchestrator_passes_speaker_emphasis_on_every_route(urls, ref_wav_b
     assert r.status_code == 400 and "speaker_emphasis" in r.text  # OpenAI's shape on its route
 
     def studio_mel(**extra):  # the web page's route: server-sent events, the last one `done` with the mel
-        r = httpx.post(base + "/v1/studio/speak", data={"text": "Good morning.", "voice": "slt", "seed": "3",
-                                                        "vocoder": "griffinlim", **extra}, timeout=120)
-        assert r.status_code == 200, r.text[:300]
-        events = [json.loads(line[len("data: "):]) for line in r.text.splitlines() if line.startswith("data: ")]
+        events = sse.studio_events(base, text="Good morning.", voice="slt", seed="3", vocoder="griffinlim", **extra)
         assert events[-1]["stage"] == "done", events[-1]
         return events[-1]["mel"]
 

@@ -144,7 +144,6 @@ def test_record_with_microphone_and_error_messages(page):
     assert not page.is_hidden("#result") and page.inner_text("#error") == ""
 
 
-
 def test_accent_choice_offers_what_the_synthesizer_serves(page):
     """The default stack ships no accent checkpoint (/v1/info: accents ["auto"]): American and British are listed
     but greyed out (tests/test_accents.py: the studio route passes a named accent on, and refuses one the

@@ -103,9 +103,10 @@ def paired_difference(rows: list[dict], baseline: list[dict], key: str, resample
     with a 95% paired-bootstrap interval; None where fewer than two clips pair or the figure is missing."""
     theirs = {(r["speaker"], r["sentence"]): r for r in baseline}
     pairs = [(r, theirs[(r["speaker"], r["sentence"])]) for r in rows if (r["speaker"], r["sentence"]) in theirs]
-    if len(pairs) < 2 or any(_figure([p[i] for p in pairs], key) is None for i in (0, 1)):
-        return None
     ours, base = [p[0] for p in pairs], [p[1] for p in pairs]
+    figure, base_figure = _figure(ours, key), _figure(base, key)
+    if len(pairs) < 2 or figure is None or base_figure is None:
+        return None
     rng = np.random.RandomState(seed)
     draws = []
     for _ in range(resamples):
@@ -114,5 +115,4 @@ def paired_difference(rows: list[dict], baseline: list[dict], key: str, resample
         if a is not None and b is not None:  # a draw of clips without words has no WER
             draws.append(a - b)
     low, high = np.percentile(draws, [2.5, 97.5])
-    return {"difference": _figure(ours, key) - _figure(base, key), "low": float(low), "high": float(high),
-            "clips": len(pairs)}
+    return {"difference": figure - base_figure, "low": float(low), "high": float(high), "clips": len(pairs)}
