@@ -16,7 +16,8 @@ import torch
 from common.audio import HP as RTVC_HP
 from common.checkpoints import file_sha256
 from common.paths import DEFAULT_HIFIGAN_LITE
-from vocoder_svc import mel_adapter
+from vocoder_svc import envelope_lock, mel_adapter
+from vocoder_svc.envelope_lock import LockParams
 from vocoder_svc.hifigan import HiFiGAN, load_hifigan, weights_path
 
 ENGINES = ("onnxruntime", "torch")
@@ -37,6 +38,8 @@ class HiFiGANVocoder:
     chunk_frames: int
     session: object = field(default=None, repr=False)   # onnxruntime.InferenceSession when engine is onnxruntime
     mel_sharpen: float = 1.0   # mel_adapter.sharpen's factor, on every mel before the adapter
+    # envelope_lock on the generator's audio; strength 0: off
+    lock: LockParams = field(default_factory=lambda: LockParams(strength=0.0))
 
     @property
     def sample_rate(self) -> int:
@@ -46,6 +49,7 @@ class HiFiGANVocoder:
         model = f"hifigan-{self.voice}" if self.voice == "lite" else f"hifigan-v1-{self.voice}"
         return {"model": model, "checkpoint": Path(self.checkpoint).name, "sha256": self.sha256,
                 "engine": self.engine, "chunk_frames": self.chunk_frames, "mel_sharpen": self.mel_sharpen,
+                "envelope_lock": asdict(self.lock),
                 "sample_rate": self.sample_rate, "hparams": asdict(self.model.cfg)}
 
     def generate(self, log_mel: np.ndarray) -> np.ndarray:
@@ -66,10 +70,11 @@ class HiFiGANVocoder:
 
     def render(self, log_mel: np.ndarray, start: int, stop: int, samples: int) -> np.ndarray:
         """The audio of generator frames [start, stop) of `log_mel`, made with CHUNK_CONTEXT frames of its
-        neighbours on each side, cut to the `samples` the whole mel lasts."""
+        neighbours on each side, cut to the `samples` the whole mel lasts. The envelope lock runs on the chunk
+        with its context (its 1024-point STFT reaches 2 frames to either side), so chunks join as whole mels do."""
         hop = self.model.upsampling
         lo, hi = max(0, start - CHUNK_CONTEXT), min(log_mel.shape[1], stop + CHUNK_CONTEXT)
-        audio = self.generate(log_mel[:, lo:hi])
+        audio = envelope_lock.lock(self.generate(log_mel[:, lo:hi]), log_mel[:, lo:hi], self.lock)
         return audio[(start - lo) * hop:(stop - lo) * hop][:max(0, samples - start * hop)].astype(np.float32)
 
     def vocode(self, rtvc_mel: np.ndarray) -> np.ndarray:
@@ -127,6 +132,8 @@ DEFAULT_VOICE = "universal"
 # 1.5 / 2.0 / 2.5 / 3.0 give DNSMOS 3.04 / 3.05 / 2.99 / 2.92, cosine 0.620 / 0.643 / 0.647 / 0.645, nearest-own
 # 44% / 56% / 56% / 59%, WER 0.371 / 0.350 / 0.384 / 0.382. LJSpeech is untuned: universal's factor.
 MEL_SHARPEN = {"universal": 1.5, "LJSpeech": 1.5, "lite": 2.0}
+# Each generator's default envelope-lock strength (envelope_lock.py); 0: off.
+ENVELOPE_LOCK = {"universal": 0.0, "LJSpeech": 0.0, "lite": 0.0}
 
 
 def generator_path(voice: str, lite_weights: str = "") -> Path:
@@ -139,8 +146,8 @@ def generator_path(voice: str, lite_weights: str = "") -> Path:
 
 def load_hifigan_vocoder(voice: str = DEFAULT_VOICE, engine: str = "onnxruntime", chunk_frames: int = 256,
                          cache_dir: str = "", threads: int = 0, mel_sharpen: float | None = None,
-                         lite_weights: str = "") -> HiFiGANVocoder:
-    """`mel_sharpen` None: the generator's own factor (MEL_SHARPEN)."""
+                         lite_weights: str = "", envelope_lock_strength: float | None = None) -> HiFiGANVocoder:
+    """`mel_sharpen`, `envelope_lock_strength` None: the generator's own (MEL_SHARPEN, ENVELOPE_LOCK)."""
     if engine not in ENGINES:
         raise ValueError(f"hifigan engine must be one of {ENGINES}, got {engine!r}")
     path = generator_path(voice, lite_weights)
@@ -150,4 +157,6 @@ def load_hifigan_vocoder(voice: str = DEFAULT_VOICE, engine: str = "onnxruntime"
     model = load_hifigan(path)
     session = onnx_session(model, sha256, cache_dir, threads) if engine == "onnxruntime" else None
     sharpen = MEL_SHARPEN[voice] if mel_sharpen is None else mel_sharpen
-    return HiFiGANVocoder(model, str(path), sha256, voice, engine, chunk_frames, session, sharpen)
+    strength = ENVELOPE_LOCK[voice] if envelope_lock_strength is None else envelope_lock_strength
+    return HiFiGANVocoder(model, str(path), sha256, voice, engine, chunk_frames, session, sharpen,
+                          LockParams(strength=strength))

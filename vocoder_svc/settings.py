@@ -25,6 +25,10 @@ class VocoderSettings(StageSettings):
                                               description="global-variance post-filter on every mel before "
                                                           "HiFi-GAN (vocoder_svc.mel_adapter.sharpen); 1.0: off; "
                                                           "unset: the generator's own (universal 1.5, lite 2.0)")
+    hifigan_envelope_lock: float | None = Field(None, ge=0.0, le=1.0,
+                                                description="envelope lock after HiFi-GAN (vocoder_svc.envelope_lock): "
+                                                            "how far each band below 3 kHz is pulled to the asked-for "
+                                                            "mel; 0: off; unset: the generator's own")
     griffin_lim_iters: int = 32
     wavernn_target: int = 8000
     wavernn_overlap: int = 800
