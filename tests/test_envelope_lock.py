@@ -46,7 +46,8 @@ def test_off_returns_the_audio_untouched(vocoder, smooth_mel):
 def test_lock_pulls_the_low_bands_to_the_asked_mel_and_leaves_the_top_alone(vocoder, smooth_mel):
     log_mel, samples = vocoder.prepare(smooth_mel)
     wav = vocoder.generate(log_mel)[:samples]
-    locked = envelope_lock.lock(wav, log_mel, LockParams(strength=1.0, max_gain_db=12.0, top_hz=3000.0))
+    locked = envelope_lock.lock(wav, log_mel, LockParams(strength=1.0, max_gain_db=12.0, top_hz=3000.0,
+                                                         keep_energy=False))
     assert locked.shape == wav.shape and np.isfinite(locked).all()
     before, top_before = _band_error(wav, log_mel, 2500)
     after, top_after = _band_error(locked, log_mel, 2500)
@@ -59,9 +60,27 @@ def test_gain_is_bounded_by_max_gain(vocoder, smooth_mel):
     log_mel, samples = vocoder.prepare(smooth_mel)
     wav = vocoder.generate(log_mel)[:samples]
     silent_ask = np.full_like(log_mel, np.log(1e-5))      # asks for silence: every band is cut, by 6 dB at most
-    cut = envelope_lock.lock(wav, silent_ask, LockParams(strength=1.0, max_gain_db=6.0, top_hz=11025.0))
+    cut = envelope_lock.lock(wav, silent_ask, LockParams(strength=1.0, max_gain_db=6.0, top_hz=11025.0,
+                                                         keep_energy=False))
     ratio = np.sqrt((cut[2048:-2048] ** 2).mean() / (wav[2048:-2048] ** 2).mean())
     assert 10 ** (-6.5 / 20) < ratio < 10 ** (-5.5 / 20)
+
+
+def test_kept_energy_moves_the_shape_not_the_loudness(vocoder, smooth_mel):
+    log_mel, samples = vocoder.prepare(smooth_mel)
+    wav = vocoder.generate(log_mel)[:samples]
+    locked = envelope_lock.lock(wav, log_mel, LockParams(strength=1.0))
+    assert LockParams().keep_energy
+    rms = lambda x: float(np.sqrt((x[2048:-2048] ** 2).mean()))
+    assert abs(20 * np.log10(rms(locked) / rms(wav))) < 0.5     # measured -0.05 dB
+    assert np.abs(locked).max() < 1.1 * np.abs(wav).max()   # no louder peaks for int16 output to clip (0.69 / 0.70)
+    low = CENTRES_HZ < 2500
+    own_before, own_after = (mel_adapter.hifigan_mel(x, 22050)[low] for x in (wav, locked))
+    n = min(own_before.shape[1], log_mel.shape[1])
+    shape = lambda m: m[:, :n] - m[:, :n].mean(axis=0)  # each frame's envelope about its own level
+    asked = shape(log_mel[low])
+    # measured 0.44 -> 0.26 nats
+    assert np.abs(asked - shape(own_after)).mean() < 0.8 * np.abs(asked - shape(own_before)).mean()
 
 
 def test_chunked_rendering_with_the_lock_joins_like_the_whole_mel(smooth_mel):

@@ -177,13 +177,16 @@ class Cloner:
 @contextmanager
 def running_stack(checkpoint: str, log_dir: Path, hifigan_voice: str = "", speaker_emphasis: str = ""):
     """The four services with this synthesizer checkpoint (and HIFIGAN_VOICE, SYNTHESIZER_SPEAKER_EMPHASIS,
-    when given), on free ports; yields (orchestrator URL, the vocoder's default backend)."""
+    when given), on free ports; yields (orchestrator URL, the vocoder's default backend).
+    `hifigan_voice`: VOICE[=WEIGHTS][:SHARPEN[:LOCK]] (HIFIGAN_MEL_SHARPEN, HIFIGAN_ENVELOPE_LOCK)."""
     from common.stack import plan_stack, start_stack
-    voice, _, sharpen = hifigan_voice.partition(":")
+    voice, _, rest = hifigan_voice.partition(":")
+    sharpen, _, lock = rest.partition(":")
     voice, _, weights = voice.partition("=")
     env = {"SYNTHESIZER_CHECKPOINT": str(Path(checkpoint).resolve()),
            **({"HIFIGAN_VOICE": voice} if voice else {}), **({"HIFIGAN_MEL_SHARPEN": sharpen} if sharpen else {}),
            **({"HIFIGAN_LITE_WEIGHTS": str(Path(weights).resolve())} if weights else {}),
+           **({"HIFIGAN_ENVELOPE_LOCK": lock} if lock else {}),
            **({"SYNTHESIZER_SPEAKER_EMPHASIS": speaker_emphasis} if speaker_emphasis else {})}
     with tempfile.TemporaryDirectory() as data_dir:
         stack = plan_stack(None, log_dir=log_dir, env=env, orchestrator_env={"DATA_DIR": data_dir})
@@ -416,7 +419,8 @@ def parse_args(argv=None):
     ap.add_argument("--hifigan-voices", default="",
                     help="comma-separated HIFIGAN_VOICE values (lite, universal, LJSpeech), each optionally with "
                          "':' and a HIFIGAN_MEL_SHARPEN factor (lite:1.3), lite also with '=' and a "
-                         "HIFIGAN_LITE_WEIGHTS file (lite=runs/ft/hifigan_lite.pt:2.0): one stack each, side by side; "
+                         "HIFIGAN_LITE_WEIGHTS file (lite=runs/ft/hifigan_lite.pt:2.0), and after the factor ':' and a "
+                         "HIFIGAN_ENVELOPE_LOCK strength (lite:1.5:1): one stack each, side by side; "
                          "Griffin-Lim and WaveRNN rows are measured once (same seed, same audio)")
     ap.add_argument("--speaker-emphasis", default="",
                     help="comma-separated SYNTHESIZER_SPEAKER_EMPHASIS factors (1.0,1.3): one stack each per "
