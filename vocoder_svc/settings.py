@@ -27,8 +27,8 @@ class VocoderSettings(StageSettings):
                                                           "unset: the generator's own (universal 1.5, lite 2.0)")
     hifigan_envelope_lock: float | None = Field(None, ge=0.0, le=1.0,
                                                 description="envelope lock after HiFi-GAN (vocoder_svc.envelope_lock): "
-                                                            "how far each band below 3 kHz is pulled to the asked-for "
-                                                            "mel; 0: off; unset: the generator's own")
+                                                            "how far each band is pulled to the asked-for mel, each "
+                                                            "frame's energy kept; 0: off; unset: the generator's own")
     griffin_lim_iters: int = 32
     wavernn_target: int = 8000
     wavernn_overlap: int = 800
