@@ -231,3 +231,29 @@ def test_hifigan_mel_values_near_float32_max_give_finite_audio(vocoder_url):
     assert r.status_code == 200, r.text
     assert r.json()["backend"] == "hifigan"
     assert all(isinstance(x, float) for x in r.json()["wav"])
+
+
+@pytest.fixture(scope="module")
+def locked_lite_url():
+    """A vocoder process serving the distilled generator with the envelope lock on (HIFIGAN_ENVELOPE_LOCK=1)."""
+    svc = service("vocoder", HIFIGAN_VOICE="lite", HIFIGAN_ENVELOPE_LOCK="1")
+    svc.start().wait_ready(timeout=300)
+    yield svc.url
+    svc.stop()
+
+
+def test_envelope_lock_over_http_reports_itself_and_streams_what_it_vocodes(locked_lite_url, real_mel):
+    from vocoder_svc.envelope_lock import LockParams
+    from vocoder_svc.hifigan_runtime import load_hifigan_vocoder
+    info = httpx.get(locked_lite_url + "/v1/info").json()["hifigan"]
+    assert info["model"] == "hifigan-lite" and info["envelope_lock"]["strength"] == 1.0
+    body = httpx.post(locked_lite_url + "/v1/vocode", json={"mel": real_mel.tolist(), "compact": True},
+                      timeout=300).json()
+    wav = decode_array(CompactArray(**body["wav"]), "wav")
+    expected = load_hifigan_vocoder("lite", engine="torch", chunk_frames=0, envelope_lock_strength=1.0).vocode(real_mel)
+    np.testing.assert_allclose(wav, expected, atol=1e-3)
+    plain = load_hifigan_vocoder("lite", engine="torch", chunk_frames=0, envelope_lock_strength=0.0).vocode(real_mel)
+    assert np.abs(wav - plain).max() > 1e-2 and np.abs(wav).max() <= 1.1 * np.abs(plain).max()
+    assert LockParams().keep_energy
+    _, chunks = stream_vocode(locked_lite_url, {"mel": real_mel.tolist(), "first_chunk_frames": 16})
+    np.testing.assert_allclose(np.frombuffer(b"".join(chunks), "<f4"), wav, atol=1e-4)

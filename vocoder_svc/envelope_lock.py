@@ -6,10 +6,10 @@ that), and that re-shaping, not its phase or fine structure, is where its Whispe
 from (models/README.md, "Vocoder-side post-filters against the WER gap"). The lock takes the STFT of the audio on
 the generator's own grid (1024-point Hann, hop 256), measures each frame's generator mel, and scales every bin by
 the gain that brings its bands toward the asked-for log mel: exp(strength x (asked - measured)), clamped to
-+-max_gain_db, interpolated from bands to bins with the mel filterbank's weights. The generator's phase and
-harmonics stay; above `top_hz` (when set lower than the default, the whole band) nothing changes. With each frame's
-energy kept, the whole band did as well as the bands below 3 kHz alone on lite (WER 0.338 vs 0.341, DNSMOS 3.03
-both, 80 real-voice clones).
++-max_gain_db, interpolated from bands to bins with the mel filterbank's weights, then shifted per frame so the
+frame keeps its energy (`keep_energy`). The generator's phase and harmonics stay. Bins above `top_hz` are left
+alone; by default none is: with the energy kept, the whole band did as well as the bands below 3 kHz alone on
+lite (WER 0.338 vs 0.341, DNSMOS 3.03 both, 80 real-voice clones).
 """
 from dataclasses import dataclass
 from functools import lru_cache
