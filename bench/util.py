@@ -40,10 +40,13 @@ def table(rows: list[dict], columns: list[str]) -> str:
 
 
 def replace_section(out: Path, heading: str, text: str) -> None:
-    """Put `text` (which starts with `heading`) in place of that section of the results file, or append it."""
+    """Put `text` (which starts with `heading`) in place of that section of the results file, or append it.
+    In place, not moved to the end: the sections after it comment on its figures."""
     old = out.read_text() if out.exists() else ""
     if heading in old:
         start = old.index(heading)
         end = old.find("\n## ", start + len(heading))
-        old = old[:start] + old[end + 1:] if end != -1 else old[:start]
+        rest = old[end + 1:] if end != -1 else ""
+        out.write_text(old[:start] + text.rstrip("\n") + "\n" + ("\n" + rest if rest else ""))
+        return
     out.write_text(old.rstrip() + "\n\n" + text)

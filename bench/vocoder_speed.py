@@ -67,6 +67,8 @@ def lite_variants(threads: int) -> dict:
             load_hifigan_vocoder("lite", threads=threads),
         "HiFi-GAN lite ONNX Runtime fp32, 64-frame chunks (streaming)":
             load_hifigan_vocoder("lite", chunk_frames=64, threads=threads),
+        "HiFi-GAN lite + envelope lock 1 (HIFIGAN_ENVELOPE_LOCK=1), 256-frame chunks":
+            load_hifigan_vocoder("lite", threads=threads, envelope_lock_strength=1.0),
     }
 
 
