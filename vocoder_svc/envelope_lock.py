@@ -25,7 +25,7 @@ HOP = mel_adapter.GENERATOR.hop_length
 
 @dataclass(frozen=True)
 class LockParams:
-    strength: float = 1.0        # 0: off; 1: the full gap in one step (within max_gain_db)
+    strength: float = 0.0        # 0: off (the service's default); 1: the full gap in one step (within max_gain_db)
     max_gain_db: float = 12.0
     top_hz: float = 11025.0
     # Keep each frame's energy below top_hz: the lock moves the envelope's shape, not the loudness. Without it

@@ -38,8 +38,7 @@ class HiFiGANVocoder:
     chunk_frames: int
     session: object = field(default=None, repr=False)   # onnxruntime.InferenceSession when engine is onnxruntime
     mel_sharpen: float = 1.0   # mel_adapter.sharpen's factor, on every mel before the adapter
-    # envelope_lock on the generator's audio; strength 0: off
-    lock: LockParams = field(default_factory=lambda: LockParams(strength=0.0))
+    lock: LockParams = field(default_factory=LockParams)   # envelope_lock on the generator's audio; default off
 
     @property
     def sample_rate(self) -> int:
