@@ -36,10 +36,11 @@ async def synthesize(body: SynthesizeRequest, request: Request, runtime: Runtime
     texts = [body.text] if isinstance(body.text, str) else body.text
     emb = decode_array(body.embedding, "embedding", ndim=(1, 2))
     model = runtime.model_for(body.accent)
-    emb = runtime.emphasize(validate_inputs(runtime.settings, texts, emb, model.cfg.speaker_embedding_size),
-                            body.speaker_emphasis, body.accent)
+    emb = validate_inputs(runtime.settings, texts, emb, model.cfg.speaker_embedding_size)
+    factor = runtime.factor_for(body.speaker_emphasis, body.accent)
     async with request_work(request, runtime.settings.compute_deadline_s, "synthesizer") as token:
-        results = await synthesize_request(runtime, texts, emb, token, body.seed, body.max_frames, body.accent)
+        results = await synthesize_request(runtime, texts, emb, token, body.seed, body.max_frames, body.accent,
+                                           factor)
     return synthesize_response(results, body.return_alignments, body.compact)
 
 
@@ -47,8 +48,7 @@ async def synthesize(body: SynthesizeRequest, request: Request, runtime: Runtime
 async def inference(body: SeedInferenceRequest, request: Request, runtime: Runtime):
     """The seed projects' shape: `{embed, text}` -> `{spec}` (80 x T)."""
     emb = decode_array(body.embed, "embed", ndim=(1,))
-    emb = runtime.emphasize(validate_inputs(runtime.settings, [body.text], emb,
-                                            runtime.model.cfg.speaker_embedding_size), None)
+    emb = validate_inputs(runtime.settings, [body.text], emb, runtime.model.cfg.speaker_embedding_size)
     async with request_work(request, runtime.settings.compute_deadline_s, "synthesizer") as token:
-        (result,) = await synthesize_request(runtime, [body.text], emb, token)
+        (result,) = await synthesize_request(runtime, [body.text], emb, token, factor=runtime.factor_for(None))
     return SeedInferenceResponse(spec=result.mel.tolist())

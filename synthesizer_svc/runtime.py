@@ -17,6 +17,7 @@ from synthesizer_svc.inference import load_synthesizer
 from synthesizer_svc.model import Tacotron
 from synthesizer_svc.settings import SynthesizerSettings
 from synthesizer_svc.speaker_emphasis import default_factor, emphasize, load_speaker_mean, mean_info
+from synthesizer_svc.spectrum_restore import CALIBRATION_SENTENCES, ShiftCache, default_weight
 
 
 @dataclass
@@ -28,6 +29,9 @@ class SynthesizerRuntime:
     speaker_mean: np.ndarray | None = None   # SYNTHESIZER_SPEAKER_MEAN's, for speaker emphasis
     # accent -> its checkpoint's default factor (speaker_emphasis.default_factor), for requests that give none
     default_emphasis: dict[str, float] = field(default_factory=dict)
+    # accent -> its checkpoint's spectrum restore weight (spectrum_restore.default_weight), 0: off
+    restore_weight: dict[str, float] = field(default_factory=dict)
+    shifts: ShiftCache = field(default_factory=lambda: ShiftCache(0), repr=False)
     batcher: MicroBatcher | None = field(default=None, repr=False)
 
     def model_for(self, accent: str) -> Tacotron:
@@ -40,15 +44,23 @@ class SynthesizerRuntime:
                            f"available: {', '.join(served_accents(self.accents))}")
         return self.accents[accent]
 
-    def emphasize(self, embeddings: np.ndarray, factor: float | None, accent: str = AUTO) -> np.ndarray:
-        """`factor` (None: the default of `accent`'s checkpoint) applied to validated (N, D) embeddings."""
-        factor = self.default_emphasis.get(accent, 1.0) if factor is None else factor
-        if factor == 1.0:
-            return embeddings
-        if self.speaker_mean is None:
+    def factor_for(self, factor: float | None, accent: str = AUTO) -> float:
+        """The speaker-emphasis factor a request gets: its own, else the default of `accent`'s checkpoint.
+        422 where it is not 1 and this synthesizer has no speaker mean to move from."""
+        factor = self.default_emphasis.get(accent, 1.0) if factor is None else float(factor)
+        if factor != 1.0 and self.speaker_mean is None:
             raise APIError(422, "speaker_emphasis_unavailable",
                            "speaker_emphasis: this synthesizer has no speaker mean (SYNTHESIZER_SPEAKER_MEAN)")
-        return emphasize(embeddings, self.speaker_mean, factor)
+        return factor
+
+    def emphasize(self, embeddings: np.ndarray, factor: float) -> np.ndarray:
+        """A resolved factor (factor_for) applied to validated (N, D) embeddings."""
+        return embeddings if factor == 1.0 else emphasize(embeddings, self.speaker_mean, factor)
+
+    def restore_weight_for(self, factor: float, accent: str = AUTO) -> float:
+        """How much of the voice's spectrum is given back after synthesis at `factor`: only below 1, where
+        emphasis took likeness away (above 1 the move would undo what was asked for)."""
+        return self.restore_weight.get(accent, 0.0) if factor < 1.0 else 0.0
 
 
 def load_checkpoint(path: str, setting: str) -> tuple[Tacotron, dict]:
@@ -82,6 +94,8 @@ def load_runtime(settings: SynthesizerSettings) -> SynthesizerRuntime:
     files = {AUTO: default_file, **accent_files}
     resolved = {a: default_factor(settings.synthesizer_speaker_emphasis, f["sha256"]) for a, f in files.items()}
     emphasis = {a: factor for a, (factor, _) in resolved.items()}
+    restores = {a: default_weight(settings.synthesizer_spectrum_restore, f["sha256"]) for a, f in files.items()}
+    weights = {a: weight for a, (weight, _) in restores.items()}
     mean, mean_file = None, None
     if any(f != 1.0 for f in emphasis.values()) or os.path.exists(settings.synthesizer_speaker_mean):
         mean = load_speaker_mean(settings.synthesizer_speaker_mean, model.cfg.speaker_embedding_size)
@@ -89,9 +103,13 @@ def load_runtime(settings: SynthesizerSettings) -> SynthesizerRuntime:
     MODEL_LOAD.labels("synthesizer", "tacotron").set(time.perf_counter() - start)
     info = {"model": "tacotron-sv2tts", **default_file, "hparams": asdict(model.cfg), "r": model.r,
             "step": int(model.step), "sample_rate": 16000, "hop_length": 200,
-            "accents": {a: {**f, "speaker_emphasis": emphasis[a]} for a, f in files.items()},
-            "speaker_emphasis": {"default": emphasis[AUTO], "source": resolved[AUTO][1], "mean": mean_file}}
-    return SynthesizerRuntime(settings, model, info, accents, mean, default_emphasis=emphasis)
+            "accents": {a: {**f, "speaker_emphasis": emphasis[a], "spectrum_restore": weights[a]}
+                        for a, f in files.items()},
+            "speaker_emphasis": {"default": emphasis[AUTO], "source": resolved[AUTO][1], "mean": mean_file},
+            "spectrum_restore": {"weight": weights[AUTO], "source": restores[AUTO][1], "applies": "below factor 1",
+                                 "calibration_sentences": len(CALIBRATION_SENTENCES)}}
+    return SynthesizerRuntime(settings, model, info, accents, mean, default_emphasis=emphasis, restore_weight=weights,
+                              shifts=ShiftCache(settings.spectrum_restore_cache))
 
 
 def validate_inputs(settings: SynthesizerSettings, texts: list[str], embeddings: np.ndarray, emb_size: int):

@@ -33,7 +33,13 @@ class SynthesizerSettings(StageSettings):
     synthesizer_speaker_emphasis: float | None = Field(
         None, **SPEAKER_EMPHASIS_BOUNDS, description="default factor on a voice's difference from the mean speaker "
                                           "(synthesizer_svc.speaker_emphasis); 1: the embedding as given; "
-                                          "unset: the checkpoint's tuned factor (0.7 for the shipped one), else 1")
+                                          "unset: the checkpoint's tuned factor (0.55 for the shipped one), else 1")
+    synthesizer_spectrum_restore: float | None = Field(
+        None, ge=0.0, le=2.0, description="below emphasis factor 1, how much of the voice's long-term spectrum at "
+                                          "factor 1 is given back to the mel (synthesizer_svc.spectrum_restore); "
+                                          "0: off; unset: the checkpoint's tuned weight (1 for the shipped one), else 0")
+    spectrum_restore_cache: int = Field(1024, ge=0, description="voices whose spectrum difference is kept (0: "
+                                                                "measured again for every request)")
     synthesizer_speaker_mean: str = Field(str(DEFAULT_SPEAKER_MEAN), description="the mean GE2E embedding (.npy) emphasis moves from")
     max_frames_per_sentence: int = 1000
     max_batch_texts: int = 32

@@ -12,7 +12,8 @@ at 2.2 on the real held-out voices) and saturates, while words blur. Below 1 is 
 synthesizer, which learned speakers mostly from synthetic voices: a real voice's embedding lies where its
 decoder renders words badly, and pulling it part-way to the mean makes the clone far more intelligible for
 little likeness (0.7, 8 real held-out speakers x 10 sentences: Whisper WER 0.422 -> 0.356, DNSMOS 2.75 ->
-2.80, cosine 0.668 -> 0.659; models/README.md "Speaker emphasis"). The effect is in the decoder, not the
+2.80, cosine 0.668 -> 0.659; models/README.md "Speaker emphasis"; at 0.55 with the spectrum restore,
+synthesizer_svc.spectrum_restore, most of the likeness comes back). The effect is in the decoder, not the
 attention: pulling only the attention keys' copy of the embedding changes nothing, pulling the rest gives
 all of it. So the factor is tuned per checkpoint
 (TUNED_FACTORS); a checkpoint without one (RTVC's own, a new fine-tune) is served as given.
@@ -29,8 +30,11 @@ TUNED_FACTORS = {
     # models/synthesizer.pt, step 57862: 1.0 / 0.85 / 0.7 / 0.55 give WER 0.359 / 0.301 / 0.243 / 0.192,
     # cosine 0.676 / 0.674 / 0.666 / 0.646, nearest-own 72 / 72 / 66 / 62%, DNSMOS 2.72 / 2.78 / 2.80 / 2.82
     # (first 4 sentences, HiFi-GAN universal + 1.5); on the 6 sentences not used to choose, 1.0 -> 0.7:
-    # WER 0.477 -> 0.455, cosine 0.662 -> 0.654, DNSMOS 2.77 -> 2.80. 0.7 keeps cosine within 0.01.
-    "a5a3414eda2ef3523edf15de9248a44834b001994c3d44d38723c052055f2538": 0.7,
+    # WER 0.477 -> 0.455, cosine 0.662 -> 0.654, DNSMOS 2.77 -> 2.80. 0.7 kept cosine within 0.01 (until
+    # 2026-12-08). 0.55 since, with the voice's spectrum given back (spectrum_restore, weight 1): on all 10
+    # sentences 0.7 -> 0.55 restored gives WER 0.349 -> 0.300, cosine 0.659 -> 0.653, nearest-own 66 -> 70%,
+    # and on 5 held-out sentences WER 0.266 -> 0.211, cosine 0.661 -> 0.660, nearest-own 70 -> 78%.
+    "a5a3414eda2ef3523edf15de9248a44834b001994c3d44d38723c052055f2538": 0.55,
 }
 SOURCE_SETTING, SOURCE_TUNED, SOURCE_UNTUNED = "SYNTHESIZER_SPEAKER_EMPHASIS", "tuned", "untuned"
 

@@ -6,6 +6,9 @@ and a "Hello." behind them waited just as long (issue 27). Here a request's sent
 arrived meanwhile is served first (or joins the turn's batch), so it waits at most one turn. Every turn
 checks the request's WorkToken, and so does every decoder step, so a request whose client went away or
 whose deadline passed stops within one step.
+
+Below speaker emphasis 1 each sentence's mel gets its voice's spectrum back (synthesizer_svc.spectrum_restore):
+the voice's difference is measured on the model thread before the request's first turn, once per voice.
 """
 import time
 
@@ -21,6 +24,7 @@ from common.text import speakable_sentences
 from synthesizer_svc.inference import BATCH_SIZE, SynthResult, join_sentences, plan_sentences, synthesize
 from synthesizer_svc.model import Tacotron
 from synthesizer_svc.runtime import SynthesizerRuntime
+from synthesizer_svc.spectrum_restore import ShiftCache, calibrate, restore
 
 
 def attach_batcher(runtime: SynthesizerRuntime) -> SynthesizerRuntime:
@@ -63,14 +67,47 @@ def run_batch(runtime: SynthesizerRuntime, key: tuple[str, int | None], items: l
     return results
 
 
+def measure_shift(runtime: SynthesizerRuntime, model: Tacotron, given: np.ndarray, emphasized: np.ndarray,
+                  check=None) -> np.ndarray:
+    """On the model thread: one voice's spectrum difference (spectrum_restore.calibrate)."""
+    start = time.perf_counter()
+    cap = runtime.settings.max_frames_per_sentence
+    shift = calibrate(lambda sentences, emb: synthesize(model, sentences, emb, max_frames=cap, check=check).mels,
+                      given, emphasized)
+    STAGE_LATENCY.labels("synthesizer", "spectrum_calibration").observe(time.perf_counter() - start)
+    return shift
+
+
+async def voice_shifts(runtime: SynthesizerRuntime, model: Tacotron, given: np.ndarray, emphasized: np.ndarray,
+                       factor: float, accent: str, token: WorkToken) -> list[np.ndarray]:
+    """One difference per text's voice, from the cache or measured (a voice given for several texts once)."""
+    found = {}
+    for row, emb in zip(given, emphasized):
+        key = ShiftCache.key(accent, factor, row)
+        if key in found:
+            continue
+        shift = runtime.shifts.get(key)
+        if shift is None:
+            token.check()
+            shift = await run_model(measure_shift, runtime, model, row, emb, token.check)
+            runtime.shifts.put(key, shift)
+        found[key] = shift
+    return [found[ShiftCache.key(accent, factor, row)] for row in given]
+
+
 async def synthesize_request(runtime: SynthesizerRuntime, texts: list[str], embeddings: np.ndarray, token: WorkToken,
-                             seed: int | None = None, max_frames: int | None = None, accent: str = AUTO):
-    """-> one TextMel per text, spoken by `accent`'s model. Seeded requests run alone (reproducible);
-    others may share each turn's batch with concurrent requests of the same accent."""
+                             seed: int | None = None, max_frames: int | None = None, accent: str = AUTO,
+                             factor: float = 1.0):
+    """-> one TextMel per text, spoken by `accent`'s model, `embeddings` (one per text, as given) moved by the
+    speaker-emphasis `factor` (runtime.factor_for). Seeded requests run alone (reproducible); others may share
+    each turn's batch with concurrent requests of the same accent."""
     settings, model = runtime.settings, runtime.model_for(accent)
     plan = plan_sentences(texts, lambda t: speakable_sentences(t, settings.sentence_chars))
+    emphasized = runtime.emphasize(embeddings, factor)
+    weight = runtime.restore_weight_for(factor, accent)
+    shifts = await voice_shifts(runtime, model, embeddings, emphasized, factor, accent, token) if weight else None
     flat = [s for sentences in plan for s in sentences]
-    flat_emb = np.concatenate([np.repeat(embeddings[i:i + 1], len(s), axis=0) for i, s in enumerate(plan)])
+    flat_emb = np.concatenate([np.repeat(emphasized[i:i + 1], len(s), axis=0) for i, s in enumerate(plan)])
     rng_state = torch.Generator().manual_seed(seed).get_state() if seed is not None else None
     batched = seed is None and settings.micro_batch_items > 1
     done = SynthResult([], [], [])
@@ -85,4 +122,7 @@ async def synthesize_request(runtime: SynthesizerRuntime, texts: list[str], embe
         done.mels += out.mels
         done.alignments += out.alignments
         done.stopped += out.stopped
+    if shifts is not None:
+        text_of = [i for i, sentences in enumerate(plan) for _ in sentences]
+        done.mels = [restore(mel, shifts[text_of[k]], weight) for k, mel in enumerate(done.mels)]
     return join_sentences(plan, done, model.cfg.n_mels)

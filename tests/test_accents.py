@@ -13,6 +13,7 @@ from common.paths import DEFAULT_SYNTHESIZER
 from orchestrator_svc.builtin_voices import find_builtin
 from synthesizer_svc.settings import SynthesizerSettings, parse_accent_checkpoints
 from synthesizer_svc.speaker_emphasis import TUNED_FACTORS
+from synthesizer_svc.spectrum_restore import TUNED_WEIGHTS
 from tests import sse
 from tests.processes import orchestrator, service
 from tests.waiting import wait_for
@@ -53,10 +54,12 @@ def test_an_accent_checkpoint_speaks_and_is_listed(british):
     assert item["mel"]["data"] == synthesize(svc.url, accent="auto", seed=3, compact=True).json()["mels"][0]["mel"]["data"]
     info = httpx.get(svc.url + "/v1/info").json()
     # a copy of the shipped checkpoint: the same checksum, so the same tuned speaker_emphasis default
-    factor = TUNED_FACTORS[info["sha256"]]
+    factor, weight = TUNED_FACTORS[info["sha256"]], TUNED_WEIGHTS[info["sha256"]]
     assert info["accents"] == {
-        "auto": {"checkpoint": info["checkpoint"], "sha256": info["sha256"], "speaker_emphasis": factor},
-        "british": {"checkpoint": "british.pt", "sha256": file_sha256(path), "speaker_emphasis": factor}}
+        "auto": {"checkpoint": info["checkpoint"], "sha256": info["sha256"], "speaker_emphasis": factor,
+                 "spectrum_restore": weight},
+        "british": {"checkpoint": "british.pt", "sha256": file_sha256(path), "speaker_emphasis": factor,
+                    "spectrum_restore": weight}}
     schema = httpx.get(svc.url + "/openapi.json").json()
     assert schema["components"]["schemas"]["SynthesizeRequest"]["properties"]["accent"]["enum"] == ["auto", "british"]
 

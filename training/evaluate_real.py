@@ -178,8 +178,10 @@ class Cloner:
 def running_stack(checkpoint: str, log_dir: Path, hifigan_voice: str = "", speaker_emphasis: str = ""):
     """The four services with this synthesizer checkpoint (and HIFIGAN_VOICE, SYNTHESIZER_SPEAKER_EMPHASIS,
     when given), on free ports; yields (orchestrator URL, the vocoder's default backend).
-    `hifigan_voice`: VOICE[=WEIGHTS][:SHARPEN[:LOCK]] (HIFIGAN_MEL_SHARPEN, HIFIGAN_ENVELOPE_LOCK)."""
+    `hifigan_voice`: VOICE[=WEIGHTS][:SHARPEN[:LOCK]] (HIFIGAN_MEL_SHARPEN, HIFIGAN_ENVELOPE_LOCK);
+    `speaker_emphasis`: FACTOR[:RESTORE] (SYNTHESIZER_SPECTRUM_RESTORE)."""
     from common.stack import plan_stack, start_stack
+    speaker_emphasis, _, restore = speaker_emphasis.partition(":")
     voice, _, rest = hifigan_voice.partition(":")
     sharpen, _, lock = rest.partition(":")
     voice, _, weights = voice.partition("=")
@@ -187,7 +189,8 @@ def running_stack(checkpoint: str, log_dir: Path, hifigan_voice: str = "", speak
            **({"HIFIGAN_VOICE": voice} if voice else {}), **({"HIFIGAN_MEL_SHARPEN": sharpen} if sharpen else {}),
            **({"HIFIGAN_LITE_WEIGHTS": str(Path(weights).resolve())} if weights else {}),
            **({"HIFIGAN_ENVELOPE_LOCK": lock} if lock else {}),
-           **({"SYNTHESIZER_SPEAKER_EMPHASIS": speaker_emphasis} if speaker_emphasis else {})}
+           **({"SYNTHESIZER_SPEAKER_EMPHASIS": speaker_emphasis} if speaker_emphasis else {}),
+           **({"SYNTHESIZER_SPECTRUM_RESTORE": restore} if restore else {})}
     with tempfile.TemporaryDirectory() as data_dir:
         stack = plan_stack(None, log_dir=log_dir, env=env, orchestrator_env={"DATA_DIR": data_dir})
         start_stack(stack, timeout=600)
@@ -423,8 +426,9 @@ def parse_args(argv=None):
                          "HIFIGAN_ENVELOPE_LOCK strength (lite:1.5:1): one stack each, side by side; "
                          "Griffin-Lim and WaveRNN rows are measured once (same seed, same audio)")
     ap.add_argument("--speaker-emphasis", default="",
-                    help="comma-separated SYNTHESIZER_SPEAKER_EMPHASIS factors (1.0,1.3): one stack each per "
-                         "checkpoint, labelled checkpoint@factor")
+                    help="comma-separated SYNTHESIZER_SPEAKER_EMPHASIS factors (1.0,1.3), each optionally with ':' "
+                         "and a SYNTHESIZER_SPECTRUM_RESTORE weight (0.7:0): one stack each per checkpoint, "
+                         "labelled checkpoint@factor[:weight]")
     ap.add_argument("--speakers", help="comma-separated subset of the manifest's speakers")
     ap.add_argument("--sentences", type=int, default=len(SENTENCES))
     ap.add_argument("--mel-sentences", type=int, default=2,
