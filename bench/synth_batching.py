@@ -1,13 +1,18 @@
 """What per-item batching costs: the default synthesizer on sentences of mixed length, as one batch with
-each item hidden from the others (the default), as one RTVC batch (padding leaks), and one at a time."""
+each item hidden from the others (the default), as one RTVC batch (padding leaks), and one at a time; beside
+them what a voice's first request adds where the spectrum restore is on (synthesizer_svc.spectrum_restore:
+its calibration, once per voice, then cached)."""
 import time
 
 import numpy as np
 import soundfile as sf
 
-from common.paths import DEFAULT_SYNTHESIZER
+from common.checkpoints import file_sha256
+from common.paths import DEFAULT_SPEAKER_MEAN, DEFAULT_SYNTHESIZER
 from encoder_svc.inference import embed_reference, load_encoder
 from synthesizer_svc.inference import load_synthesizer, synthesize
+from synthesizer_svc.speaker_emphasis import TUNED_FACTORS, emphasize, load_speaker_mean
+from synthesizer_svc.spectrum_restore import calibrate
 
 SENTENCES = ["Hi there.", "The quick brown fox jumps over the lazy dog.", "Where are you going tonight?",
              "Please call Stella and ask her to bring these things with her from the store.", "Yes.",
@@ -28,6 +33,10 @@ def run(reference_wav: str, repeats: int = 5) -> list[dict]:
         "one batch, RTVC padding": lambda: synth(SENTENCES, emb, rtvc_padding=True),
         "one sentence at a time": lambda: [synth([s], emb[i:i + 1]) for i, s in enumerate(SENTENCES)],
     }
+    factor = TUNED_FACTORS.get(file_sha256(DEFAULT_SYNTHESIZER), 0.55)
+    emphasized = emphasize(ref[None], load_speaker_mean(str(DEFAULT_SPEAKER_MEAN), len(ref)), factor)[0]
+    ways[f"spectrum-restore calibration of a new voice (factor {factor})"] = \
+        lambda: calibrate(lambda texts, e: synth(texts, e).mels, ref, emphasized)
     ways[default]()  # warm-up
     times = {k: [] for k in ways}
     for _ in range(repeats):  # interleaved, so drift hits every way alike

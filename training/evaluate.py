@@ -24,6 +24,7 @@ from common.paths import DEFAULT_SPEAKER_MEAN
 from encoder_svc.inference import embed_reference, load_encoder
 from synthesizer_svc.inference import load_synthesizer, synthesize
 from synthesizer_svc.speaker_emphasis import emphasize, load_speaker_mean
+from synthesizer_svc.spectrum_restore import calibrate, restore
 from training.corpus import plan_speakers
 from training.metrics import cosine, transcribe, word_errors
 
@@ -99,6 +100,9 @@ def main(argv=None):
     ap.add_argument("--speaker-emphasis", type=float, default=1.0,
                     help="factor on each reference embedding's difference from models/speaker_mean.npy before "
                          "synthesis, as the service applies it (synthesizer_svc.speaker_emphasis); 1: as given")
+    ap.add_argument("--spectrum-restore", type=float, default=0.0,
+                    help="below --speaker-emphasis 1, give back this share of each voice's spectrum at factor 1 "
+                         "after synthesis, as the service does (synthesizer_svc.spectrum_restore); 0: off")
     ap.add_argument("--reference-text", default="",
                     help="speak each held-out speaker's reference with the teacher reading this text, instead of "
                          "taking the speaker's first utterance of --corpus (for a machine without the corpus)")
@@ -116,6 +120,9 @@ def main(argv=None):
     rows = []
     for name in tqdm(refs, desc="speakers"):
         res = synthesize(synth, sentences, np.repeat(synth_emb[name][None], len(sentences), 0), seed=args.seed)
+        if args.spectrum_restore and args.speaker_emphasis < 1:
+            shift = calibrate(lambda s, e: synthesize(synth, s, e).mels, ref_emb[name], synth_emb[name])
+            res.mels = [restore(m, shift, args.spectrum_restore) for m in res.mels]
         for k, (text, mel, align, stopped) in enumerate(zip(sentences, res.mels, res.alignments, res.stopped)):
             clone = audio.griffin_lim(mel, rng=np.random.RandomState(0)).astype(np.float32)
             teacher = teacher_speech(speakers[name], text)
@@ -139,7 +146,8 @@ def main(argv=None):
                 plot(mel, align, f"{name}: {text}", args.out / f"{name}_{k}.png")
     words = sum(r["words"] for r in rows)
     summary = {
-        "checkpoint": args.checkpoint, "speaker_emphasis": args.speaker_emphasis, "speakers": len(refs),
+        "checkpoint": args.checkpoint, "speaker_emphasis": args.speaker_emphasis,
+        "spectrum_restore": args.spectrum_restore, "speakers": len(refs),
         "sentences": len(sentences), "clips": len(rows),
         "wer_clone": sum(r["clone_errors"] for r in rows) / words,
         "wer_teacher": sum(r["teacher_errors"] for r in rows) / words,
