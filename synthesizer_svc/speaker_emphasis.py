@@ -31,7 +31,7 @@ TUNED_FACTORS = {
     # cosine 0.676 / 0.674 / 0.666 / 0.646, nearest-own 72 / 72 / 66 / 62%, DNSMOS 2.72 / 2.78 / 2.80 / 2.82
     # (first 4 sentences, HiFi-GAN universal + 1.5); on the 6 sentences not used to choose, 1.0 -> 0.7:
     # WER 0.477 -> 0.455, cosine 0.662 -> 0.654, DNSMOS 2.77 -> 2.80. 0.7 kept cosine within 0.01 (until
-    # 2026-12-08). 0.55 since, with the voice's spectrum given back (spectrum_restore, weight 1): on all 10
+    # 2026-12-07). 0.55 since, with the voice's spectrum given back (spectrum_restore, weight 1): on all 10
     # sentences 0.7 -> 0.55 restored gives WER 0.349 -> 0.300, cosine 0.659 -> 0.653, nearest-own 66 -> 70%,
     # and on 5 held-out sentences WER 0.266 -> 0.211, cosine 0.661 -> 0.660, nearest-own 70 -> 78%.
     "a5a3414eda2ef3523edf15de9248a44834b001994c3d44d38723c052055f2538": 0.55,
