@@ -5,7 +5,7 @@ speaker. Much of the likeness it takes is the voice's long-term spectrum: per me
 frames that carry speech. So after synthesis at factor f < 1, each sentence's speech frames are moved by that
 spectrum's difference between factor 1 (the embedding as given) and factor f. The difference is a property of
 the voice, not of the text: it is measured once per voice, on three fixed calibration sentences synthesized at
-both factors (one seeded batch of 6: ~0.9 s on 2 cores, where a one-sentence request takes ~0.25 s), and kept
+both factors (one seeded batch of 6: 0.37 s on 2 idle cores, as long as a batch of 8 sentences; bench/RESULTS.md), and kept
 in a small cache, so a voice's later requests cost nothing more (a batch request with several new voices pays
 once for each). Silences are left at the floor (the move is weighted by a soft speech mask).
 
