@@ -36,7 +36,7 @@ def run(reference_wav: str, repeats: int = 5) -> list[dict]:
     factor = TUNED_FACTORS.get(file_sha256(DEFAULT_SYNTHESIZER), 0.55)
     emphasized = emphasize(ref[None], load_speaker_mean(str(DEFAULT_SPEAKER_MEAN), len(ref)), factor)[0]
     ways[f"spectrum-restore calibration of a new voice (factor {factor})"] = \
-        lambda: calibrate(lambda texts, e: synth(texts, e).mels, ref, emphasized)
+        lambda: calibrate(model, ref, emphasized, max_frames=600)
     ways[default]()  # warm-up
     times = {k: [] for k in ways}
     for _ in range(repeats):  # interleaved, so drift hits every way alike

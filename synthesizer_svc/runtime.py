@@ -17,7 +17,7 @@ from synthesizer_svc.inference import load_synthesizer
 from synthesizer_svc.model import Tacotron
 from synthesizer_svc.settings import SynthesizerSettings
 from synthesizer_svc.speaker_emphasis import default_factor, emphasize, load_speaker_mean, mean_info
-from synthesizer_svc.spectrum_restore import CALIBRATION_SENTENCES, ShiftCache, default_weight
+from synthesizer_svc.spectrum_restore import CALIBRATION_SENTENCES, ShiftCache, applied_weight, default_weight
 
 
 @dataclass
@@ -58,9 +58,8 @@ class SynthesizerRuntime:
         return embeddings if factor == 1.0 else emphasize(embeddings, self.speaker_mean, factor)
 
     def restore_weight_for(self, factor: float, accent: str = AUTO) -> float:
-        """How much of the voice's spectrum is given back after synthesis at `factor`: only below 1, where
-        emphasis took likeness away (above 1 the move would undo what was asked for)."""
-        return self.restore_weight.get(accent, 0.0) if factor < 1.0 else 0.0
+        """How much of the voice's spectrum is given back after synthesis at `factor` (spectrum_restore.applied_weight)."""
+        return applied_weight(self.restore_weight.get(accent, 0.0), factor)
 
 
 def load_checkpoint(path: str, setting: str) -> tuple[Tacotron, dict]:

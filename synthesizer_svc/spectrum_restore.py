@@ -30,6 +30,8 @@ import numpy as np
 import torch
 
 from common import audio
+from synthesizer_svc.inference import synthesize
+from synthesizer_svc.model import Tacotron
 
 # Three sentences from the fortune corpus that are in neither real-voice sentence set; seeded, so a voice's
 # difference (and with it every seeded request's mel) is the same on every server.
@@ -84,16 +86,22 @@ def restore(mel: np.ndarray, shift: np.ndarray, weight: float = 1.0) -> np.ndarr
     return np.clip(moved, -audio.HP.max_abs_value, audio.HP.max_abs_value).astype(np.float32)
 
 
-def calibrate(synthesize, given: np.ndarray, emphasized: np.ndarray) -> np.ndarray:
-    """The voice's speech spectrum at factor 1 minus at its emphasized factor, (n_mels,).
+def applied_weight(weight: float, factor: float) -> float:
+    """The weight a synthesis at `factor` gets: only below 1, where emphasis took likeness away (above 1 the
+    move would undo what was asked for)."""
+    return weight if factor < 1.0 else 0.0
 
-    `synthesize(sentences, embeddings)` -> one mel per sentence. Runs under its own seed in a forked RNG, so
-    the pre-net noise of the requests around it is neither drawn from nor reset."""
+
+def calibrate(model: Tacotron, given: np.ndarray, emphasized: np.ndarray, **synthesize_args) -> np.ndarray:
+    """The voice's speech spectrum at factor 1 minus at its emphasized factor, (n_mels,): `model` speaks the
+    calibration sentences with both embeddings in one batch (`synthesize_args` go to inference.synthesize).
+    Its seed is set in a forked RNG, so the pre-net noise of the requests around it is neither drawn from nor
+    reset."""
     n = len(CALIBRATION_SENTENCES)
     with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(CALIBRATION_SEED)
-        mels = synthesize(list(CALIBRATION_SENTENCES) * 2,
-                          np.concatenate([np.repeat(given[None], n, 0), np.repeat(emphasized[None], n, 0)]))
+        mels = synthesize(model, list(CALIBRATION_SENTENCES) * 2,
+                          np.concatenate([np.repeat(given[None], n, 0), np.repeat(emphasized[None], n, 0)]),
+                          seed=CALIBRATION_SEED, **synthesize_args).mels
     return (speech_spectrum(mels[:n]) - speech_spectrum(mels[n:])).astype(np.float32)
 
 

@@ -71,9 +71,7 @@ def measure_shift(runtime: SynthesizerRuntime, model: Tacotron, given: np.ndarra
                   check=None) -> np.ndarray:
     """On the model thread: one voice's spectrum difference (spectrum_restore.calibrate)."""
     start = time.perf_counter()
-    cap = runtime.settings.max_frames_per_sentence
-    shift = calibrate(lambda sentences, emb: synthesize(model, sentences, emb, max_frames=cap, check=check).mels,
-                      given, emphasized)
+    shift = calibrate(model, given, emphasized, max_frames=runtime.settings.max_frames_per_sentence, check=check)
     STAGE_LATENCY.labels("synthesizer", "spectrum_calibration").observe(time.perf_counter() - start)
     return shift
 
@@ -81,9 +79,8 @@ def measure_shift(runtime: SynthesizerRuntime, model: Tacotron, given: np.ndarra
 async def voice_shifts(runtime: SynthesizerRuntime, model: Tacotron, given: np.ndarray, emphasized: np.ndarray,
                        factor: float, accent: str, token: WorkToken) -> list[np.ndarray]:
     """One difference per text's voice, from the cache or measured (a voice given for several texts once)."""
-    found = {}
-    for row, emb in zip(given, emphasized):
-        key = ShiftCache.key(accent, factor, row)
+    found, keys = {}, [ShiftCache.key(accent, factor, row) for row in given]
+    for key, row, emb in zip(keys, given, emphasized):
         if key in found:
             continue
         shift = runtime.shifts.get(key)
@@ -92,7 +89,7 @@ async def voice_shifts(runtime: SynthesizerRuntime, model: Tacotron, given: np.n
             shift = await run_model(measure_shift, runtime, model, row, emb, token.check)
             runtime.shifts.put(key, shift)
         found[key] = shift
-    return [found[ShiftCache.key(accent, factor, row)] for row in given]
+    return [found[key] for key in keys]
 
 
 async def synthesize_request(runtime: SynthesizerRuntime, texts: list[str], embeddings: np.ndarray, token: WorkToken,

@@ -24,7 +24,7 @@ from common.paths import DEFAULT_SPEAKER_MEAN
 from encoder_svc.inference import embed_reference, load_encoder
 from synthesizer_svc.inference import load_synthesizer, synthesize
 from synthesizer_svc.speaker_emphasis import emphasize, load_speaker_mean
-from synthesizer_svc.spectrum_restore import calibrate, restore
+from synthesizer_svc.spectrum_restore import applied_weight, calibrate, restore
 from training.corpus import plan_speakers
 from training.metrics import cosine, transcribe, word_errors
 
@@ -120,9 +120,9 @@ def main(argv=None):
     rows = []
     for name in tqdm(refs, desc="speakers"):
         res = synthesize(synth, sentences, np.repeat(synth_emb[name][None], len(sentences), 0), seed=args.seed)
-        if args.spectrum_restore and args.speaker_emphasis < 1:
-            shift = calibrate(lambda s, e: synthesize(synth, s, e).mels, ref_emb[name], synth_emb[name])
-            res.mels = [restore(m, shift, args.spectrum_restore) for m in res.mels]
+        if weight := applied_weight(args.spectrum_restore, args.speaker_emphasis):
+            shift = calibrate(synth, ref_emb[name], synth_emb[name])
+            res.mels = [restore(m, shift, weight) for m in res.mels]
         for k, (text, mel, align, stopped) in enumerate(zip(sentences, res.mels, res.alignments, res.stopped)):
             clone = audio.griffin_lim(mel, rng=np.random.RandomState(0)).astype(np.float32)
             teacher = teacher_speech(speakers[name], text)
