@@ -30,7 +30,7 @@ import numpy as np
 import torch
 
 from common import audio
-from synthesizer_svc.inference import synthesize
+from synthesizer_svc.inference import SynthResult, synthesize
 from synthesizer_svc.model import Tacotron
 
 # Three sentences from the fortune corpus that are in neither real-voice sentence set; seeded, so a voice's
@@ -103,6 +103,18 @@ def calibrate(model: Tacotron, given: np.ndarray, emphasized: np.ndarray, **synt
                           np.concatenate([np.repeat(given[None], n, 0), np.repeat(emphasized[None], n, 0)]),
                           seed=CALIBRATION_SEED, **synthesize_args).mels
     return (speech_spectrum(mels[:n]) - speech_spectrum(mels[n:])).astype(np.float32)
+
+
+def synthesize_restored(model: Tacotron, texts: list[str], given: np.ndarray, emphasized: np.ndarray, weight: float,
+                        **synthesize_args) -> SynthResult:
+    """In process, as the service speaks one voice: `texts` with the `emphasized` embedding, each mel given back
+    `weight` x the voice's difference (calibrate; 0: none). For training and evaluation, which need no cache."""
+    res = synthesize(model, texts, np.repeat(emphasized[None], len(texts), 0), **synthesize_args)
+    if weight:
+        frames = {k: v for k, v in synthesize_args.items() if k == "max_frames"}
+        shift = calibrate(model, given, emphasized, **frames)
+        res.mels = [restore(m, shift, weight) for m in res.mels]
+    return res
 
 
 class ShiftCache:

@@ -38,6 +38,7 @@ from common.checkpoints import config_from, unpack_checkpoint, write_checkpoint
 from training.run import add_loop_args
 from vocoder_svc import mel_adapter
 from vocoder_svc.hifigan import LITE, HiFiGAN, HiFiGANConfig, load_hifigan, student_from_teacher, weights_path
+from vocoder_svc.hifigan_runtime import MEL_SHARPEN
 
 SEGMENT_FRAMES = 32      # generator frames per training window (8192 samples, 0.37 s)
 CONTEXT_FRAMES = 8       # extra frames each side the student sees but the loss ignores (edge effects)
@@ -61,27 +62,34 @@ def pick_minutes(rows: list[dict], minutes: float) -> list[dict]:
     return out
 
 
-def teacher_render(teacher: HiFiGAN, rtvc_mel: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(generator log-mel float16, teacher waveform int16) for one RTVC mel."""
-    log_mel = mel_adapter.adapt(rtvc_mel)
+def teacher_render(teacher: HiFiGAN, rtvc_mel: np.ndarray, sharpen: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
+    """(generator log-mel float16, teacher waveform int16) for one RTVC mel, after the service's post-filter
+    at `sharpen` (mel_adapter.sharpen; 1: none)."""
+    log_mel = mel_adapter.adapt(mel_adapter.sharpen(rtvc_mel, sharpen))
     with torch.inference_mode():
         wav = teacher(torch.from_numpy(log_mel)[None]).reshape(-1).numpy()
     return log_mel.astype(np.float16), np.round(np.clip(wav, -1, 1) * 32767).astype(np.int16)
 
 
 def tacotron_mels(rows: list[dict], corpus: Path, sentences: list[str], synthesizer: str) -> list[np.ndarray]:
-    """Our synthesizer's mel of one sentence per row, in that row's voice (its clip's GE2E embedding)."""
+    """Our synthesizer's mel of one sentence per row, in that row's voice (its clip's GE2E embedding), as the
+    service makes it: at the checkpoint's tuned speaker emphasis, with its spectrum restore."""
+    from common.checkpoints import file_sha256
+    from common.paths import DEFAULT_SPEAKER_MEAN
     from encoder_svc.inference import embed_reference, load_encoder
-    from synthesizer_svc.inference import load_synthesizer, synthesize
+    from synthesizer_svc.inference import load_synthesizer
+    from synthesizer_svc.speaker_emphasis import default_factor, emphasize, load_speaker_mean
+    from synthesizer_svc.spectrum_restore import applied_weight, default_weight, synthesize_restored
     encoder, synth = load_encoder(), load_synthesizer(synthesizer)
-    embeddings = []
-    for row in rows:
-        wav, _ = sf.read(corpus / row["wav"], dtype="float32")
-        embeddings.append(embed_reference(encoder, wav).embedding)
+    sha = file_sha256(synthesizer)
+    factor, weight = default_factor(None, sha)[0], default_weight(None, sha)[0]
+    mean = load_speaker_mean(str(DEFAULT_SPEAKER_MEAN), synth.cfg.speaker_embedding_size)
     mels = []
-    for start in range(0, len(rows), 8):
-        res = synthesize(synth, sentences[start:start + 8], np.stack(embeddings[start:start + 8]), max_frames=800)
-        mels.extend(res.mels)
+    for row, sentence in zip(rows, sentences):
+        wav, _ = sf.read(corpus / row["wav"], dtype="float32")
+        given = embed_reference(encoder, wav).embedding
+        mels.extend(synthesize_restored(synth, [sentence], given, emphasize(given[None], mean, factor)[0],
+                                        applied_weight(weight, factor), max_frames=800).mels)
     return mels
 
 
@@ -108,7 +116,7 @@ def prepare(args, teacher: HiFiGAN) -> list[Path]:
             sentences = load_sentences(seed=args.seed)[: len(voices)]
             for path, mel in zip(tqdm(names, desc="teacher: tacotron mels", unit="clip"),
                                  tacotron_mels(voices, args.corpus, sentences, args.synthesizer)):
-                log_mel, target = teacher_render(teacher, np.asarray(mel, dtype=np.float32))
+                log_mel, target = teacher_render(teacher, np.asarray(mel, dtype=np.float32), args.tacotron_sharpen)
                 np.savez(path, mel=log_mel, wav=target)
         paths.extend(names)
     return paths
@@ -165,6 +173,17 @@ class Losses:
         s_tgt, _ = log_magnitude(target[None], LITE.n_fft, LITE.hop_length)
         return float((self.log_mel(s_out) - self.log_mel(s_tgt)).abs().mean())
 
+    def fidelity(self, wav: torch.Tensor, mel: torch.Tensor) -> torch.Tensor:
+        """Log-mel L1 of the student's whole (B, 1, span * hop) output against its own input mel (B, 80, span),
+        over the window's loss frames: how far the audio's envelope is from the one asked for. On Tacotron's
+        mels the teacher reshapes that envelope, and the words suffer (models/README.md, envelope lock)."""
+        pad = (LITE.n_fft - LITE.hop_length) // 2
+        y = F.pad(wav, (pad, pad), mode="reflect")[:, 0]
+        spec = torch.stft(y, LITE.n_fft, LITE.hop_length, window=torch.hann_window(LITE.n_fft), center=False,
+                          return_complex=True).abs()
+        frames = slice(CONTEXT_FRAMES, CONTEXT_FRAMES + SEGMENT_FRAMES)
+        return F.l1_loss(self.log_mel(spec)[:, :, frames], mel[:, :, frames])
+
     def __call__(self, out: torch.Tensor, target: torch.Tensor) -> dict[str, torch.Tensor]:
         terms = {"wave": F.l1_loss(out, target)}
         sc = mag = 0.0
@@ -192,10 +211,16 @@ def load_trainable(path: Path) -> tuple[HiFiGAN, dict]:
 
 
 def build_student(args, teacher: HiFiGAN):
+    """The run's last.pt, else --init's weights (a step count of its own restarts at 0), else the teacher's
+    weights for the --kernels branches it keeps."""
     last = args.run / "last.pt"
     if last.exists():
         return load_trainable(last)
-    return student_from_teacher(teacher, LITE), {}
+    if args.init:
+        return load_trainable(args.init)[0], {}
+    kernels = tuple(int(k) for k in args.kernels.split(","))
+    cfg = HiFiGANConfig(resblock_kernel_sizes=kernels, resblock_dilations=((1, 3, 5),) * len(kernels))
+    return student_from_teacher(teacher, cfg), {}
 
 
 @torch.no_grad()
@@ -233,6 +258,10 @@ def train(args) -> None:
     step = int(ckpt.get("step", 0))
     if "optimizer_state" in ckpt:
         opt.load_state_dict(ckpt["optimizer_state"])
+    # a linear warm-up: Adam's first steps move every weight by about lr whatever its gradient, which knocks a
+    # trained generator off (held-out distance 0.39 -> 0.58 nats in 3 steps at 1e-4 from models/hifigan_lite.pt)
+    start = step
+    warmup = torch.optim.lr_scheduler.LambdaLR(opt, lambda i: min(1.0, (start + i + 1) / max(1, args.warmup)))
     losses = Losses()
     log = open(args.run / "log.jsonl", "a")
     if step == 0:
@@ -242,13 +271,18 @@ def train(args) -> None:
     bar = tqdm(total=args.steps, initial=step, desc="distil hifigan-lite", unit="step")
     while step < args.steps and time.time() < deadline:
         mel, target = windows.batch(args.batch)
-        terms = losses(crop(model(mel)), target)
+        wav = model(mel)
+        terms = losses(crop(wav), target)
+        if args.fidelity:
+            terms["fidelity"] = losses.fidelity(wav, mel)
+            terms["total"] = terms["total"] + args.fidelity * terms["fidelity"]
         opt.zero_grad(set_to_none=True)
         terms["total"].backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 10.0)
         opt.step()
+        warmup.step()
         step += 1
-        row = {k: round(float(v), 5) for k, v in terms.items()}
+        row = {k: round(float(v.detach()), 5) for k, v in terms.items()}
         bar.update(1)
         bar.set_postfix(loss=row["total"], mel=row["mel"])
         if step % args.save_every == 0 or step >= args.steps or time.time() >= deadline:
@@ -270,6 +304,13 @@ def parse_args(argv=None) -> argparse.Namespace:
     ap.add_argument("--real-minutes", type=float, default=20.0, help="minutes of real clips the teacher renders")
     ap.add_argument("--tacotron-clips", type=int, default=120, help="synthesizer mels in training voices")
     ap.add_argument("--synthesizer", default="models/synthesizer.pt")
+    ap.add_argument("--tacotron-sharpen", type=float, default=MEL_SHARPEN["lite"],
+                    help="the service's post-filter factor on the synthesizer's mels (the student's input)")
+    ap.add_argument("--kernels", default="3", help="resblock branches the student keeps (V1: 3,7,11)")
+    ap.add_argument("--init", type=Path, help="start from these generator weights (e.g. models/hifigan_lite.pt)")
+    ap.add_argument("--warmup", type=int, default=0, help="steps of linear learning-rate warm-up")
+    ap.add_argument("--fidelity", type=float, default=0.0,
+                    help="weight of the audio's log-mel L1 to its own input mel, beside the teacher terms")
     add_loop_args(ap, batch=8, lr=1e-4, save_every=200)
     return ap.parse_args(argv)
 

@@ -22,9 +22,9 @@ from tqdm import tqdm
 from common import audio
 from common.paths import DEFAULT_SPEAKER_MEAN
 from encoder_svc.inference import embed_reference, load_encoder
-from synthesizer_svc.inference import load_synthesizer, synthesize
+from synthesizer_svc.inference import load_synthesizer
 from synthesizer_svc.speaker_emphasis import emphasize, load_speaker_mean
-from synthesizer_svc.spectrum_restore import applied_weight, calibrate, restore
+from synthesizer_svc.spectrum_restore import applied_weight, synthesize_restored
 from training.corpus import plan_speakers
 from training.metrics import cosine, transcribe, word_errors
 
@@ -119,10 +119,8 @@ def main(argv=None):
     synth_emb = {n: emphasize(e[None], mean, args.speaker_emphasis)[0] for n, e in ref_emb.items()}
     rows = []
     for name in tqdm(refs, desc="speakers"):
-        res = synthesize(synth, sentences, np.repeat(synth_emb[name][None], len(sentences), 0), seed=args.seed)
-        if weight := applied_weight(args.spectrum_restore, args.speaker_emphasis):
-            shift = calibrate(synth, ref_emb[name], synth_emb[name])
-            res.mels = [restore(m, shift, weight) for m in res.mels]
+        res = synthesize_restored(synth, sentences, ref_emb[name], synth_emb[name],
+                                  applied_weight(args.spectrum_restore, args.speaker_emphasis), seed=args.seed)
         for k, (text, mel, align, stopped) in enumerate(zip(sentences, res.mels, res.alignments, res.stopped)):
             clone = audio.griffin_lim(mel, rng=np.random.RandomState(0)).astype(np.float32)
             teacher = teacher_speech(speakers[name], text)
