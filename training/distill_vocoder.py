@@ -12,9 +12,16 @@ close and needs few steps.
 Data, in the domain the service sees: each input is an RTVC mel turned into a generator mel by
 `vocoder_svc.mel_adapter.adapt`, from (a) real training clips of the real-speech corpus (training split
 only: its held-out and evaluation speakers never appear) and (b) our synthesizer's mels of sentences in
-those clips' voices (the over-smoothed mels the product vocodes). The target is the *teacher's* waveform
+those clips' voices as the service makes them (tuned speaker emphasis, spectrum restore) and as the vocoder
+receives them (after lite's post-filter, `--tacotron-sharpen`): the over-smoothed mels the product vocodes. The target is the *teacher's* waveform
 on the same mel, so the student can be held to the teacher sample by sample (L1 on the waveform) as well
 as spectrally (multi-resolution STFT and the generator's log-mel); no discriminator is needed.
+
+Fine-tuning (`--init models/hifigan_lite.pt --warmup 200`) continues from a trained student. `--fidelity W`
+adds W x the log-mel L1 of the student's audio to its own input mel: on Tacotron's mels the teacher reshapes
+the envelope it is given, and a lock of the envelope after the generator closed the WER gap to Griffin-Lim but
+cost DNSMOS (models/README.md, "Vocoder-side post-filters"); this term asks the student to render the envelope
+itself.
 
 Stage 1 (`teacher/`, resumable: one .npz per clip) renders the teacher once; stage 2 trains on random
 windows, resumable from `last.pt`; `--export` writes fp16 weights with their hparams, which the vocoder
