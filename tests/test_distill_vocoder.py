@@ -3,12 +3,15 @@ resumes from last.pt, and its export loads in the service's generator loader."""
 import csv
 import json
 
+import numpy as np
 import soundfile as sf
 import torch
 
+from common import audio
 from tests.conftest import DATA
 from training import distill_vocoder
-from vocoder_svc.hifigan import LITE, load_hifigan
+from vocoder_svc import mel_adapter
+from vocoder_svc.hifigan import LITE, load_hifigan, weights_path
 
 
 def tiny_corpus(root):
@@ -70,11 +73,6 @@ def test_fidelity_is_small_for_audio_rendered_from_its_own_mel():
     """The input-envelope term: the universal generator's audio of a real clip's mel matches that mel closely
     (its own training target: 0.23 nats measured), frame-aligned (one frame early or late: 0.36), and not another
     stretch of the same clip (2.0)."""
-    import numpy as np
-
-    from common import audio
-    from vocoder_svc import mel_adapter
-    from vocoder_svc.hifigan import weights_path
     wav, _ = sf.read(DATA / "librispeech_19-198-0000.flac", dtype="float32")
     mel = mel_adapter.adapt(audio.melspectrogram(wav).astype(np.float32))
     span = distill_vocoder.SEGMENT_FRAMES + 2 * distill_vocoder.CONTEXT_FRAMES

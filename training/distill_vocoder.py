@@ -13,9 +13,10 @@ Data, in the domain the service sees: each input is an RTVC mel turned into a ge
 `vocoder_svc.mel_adapter.adapt`, from (a) real training clips of the real-speech corpus (training split
 only: its held-out and evaluation speakers never appear) and (b) our synthesizer's mels of sentences in
 those clips' voices as the service makes them (tuned speaker emphasis, spectrum restore) and as the vocoder
-receives them (after lite's post-filter, `--tacotron-sharpen`): the over-smoothed mels the product vocodes. The target is the *teacher's* waveform
-on the same mel, so the student can be held to the teacher sample by sample (L1 on the waveform) as well
-as spectrally (multi-resolution STFT and the generator's log-mel); no discriminator is needed.
+receives them (after lite's post-filter, `--tacotron-sharpen`): the over-smoothed mels the product vocodes.
+The target is the *teacher's* waveform on the same mel, so the student can be held to the teacher sample by
+sample (L1 on the waveform) as well as spectrally (multi-resolution STFT and the generator's log-mel); no
+discriminator is needed.
 
 Fine-tuning (`--init models/hifigan_lite.pt --warmup 200`) continues from a trained student. `--fidelity W`
 adds W x the log-mel L1 of the student's audio to its own input mel: on Tacotron's mels the teacher reshapes
@@ -184,12 +185,9 @@ class Losses:
         """Log-mel L1 of the student's whole (B, 1, span * hop) output against its own input mel (B, 80, span),
         over the window's loss frames: how far the audio's envelope is from the one asked for. On Tacotron's
         mels the teacher reshapes that envelope, and the words suffer (models/README.md, envelope lock)."""
-        pad = (LITE.n_fft - LITE.hop_length) // 2
-        y = F.pad(wav, (pad, pad), mode="reflect")[:, 0]
-        spec = torch.stft(y, LITE.n_fft, LITE.hop_length, window=torch.hann_window(LITE.n_fft), center=False,
-                          return_complex=True).abs()
         frames = slice(CONTEXT_FRAMES, CONTEXT_FRAMES + SEGMENT_FRAMES)
-        return F.l1_loss(self.log_mel(spec)[:, :, frames], mel[:, :, frames])
+        own = self.log_mel(mel_adapter.generator_magnitude(wav[:, 0]))
+        return F.l1_loss(own[:, :, frames], mel[:, :, frames])
 
     def __call__(self, out: torch.Tensor, target: torch.Tensor) -> dict[str, torch.Tensor]:
         terms = {"wave": F.l1_loss(out, target)}

@@ -150,10 +150,15 @@ def resample_to_generator(wav: np.ndarray, sample_rate: int) -> np.ndarray:
 def hifigan_mel(wav: np.ndarray, sample_rate: int) -> np.ndarray:
     """The mel HiFi-GAN was trained on: reflect-pad (n_fft - hop) / 2, uncentred Hann STFT, magnitude,
     Slaney mel 0-8 kHz, ln(max(1e-5, .)). Frame j covers output samples [j * 256, (j + 1) * 256)."""
+    spec = generator_magnitude(torch.from_numpy(resample_to_generator(wav, sample_rate))[None])[0].numpy()
+    return np.log(np.maximum(generator_mel_basis() @ spec, GENERATOR.log_floor)).astype(np.float32)
+
+
+def generator_magnitude(wav: torch.Tensor) -> torch.Tensor:
+    """(B, samples) at the generator's rate -> (B, n_fft // 2 + 1, samples // hop) STFT magnitude on the generator's
+    own frame grid (reflect-padded by (n_fft - hop) / 2, uncentred Hann); differentiable, for training losses too."""
     g = GENERATOR
-    y = torch.from_numpy(resample_to_generator(wav, sample_rate))[None, None]
     pad = (g.n_fft - g.hop_length) // 2
-    y = torch.nn.functional.pad(y, (pad, pad), mode="reflect")[0, 0]
-    spec = torch.stft(y, g.n_fft, g.hop_length, g.win_length, torch.hann_window(g.win_length), center=False,
-                      return_complex=True).abs().numpy()
-    return np.log(np.maximum(generator_mel_basis() @ spec, g.log_floor)).astype(np.float32)
+    y = torch.nn.functional.pad(wav[:, None], (pad, pad), mode="reflect")[:, 0]
+    return torch.stft(y, g.n_fft, g.hop_length, g.win_length, torch.hann_window(g.win_length), center=False,
+                      return_complex=True).abs()
