@@ -51,9 +51,13 @@ def variants(threads: int) -> dict:
     return {
         "HiFi-GAN torch fp32 (folded weight norm, inference_mode)": torch_whole,
         "HiFi-GAN torch bf16 autocast": Bf16Autocast(load_hifigan_vocoder(engine="torch", chunk_frames=0)),
-        "HiFi-GAN ONNX Runtime fp32, 256-frame chunks (service default)": load_hifigan_vocoder(threads=threads),
-        "HiFi-GAN ONNX Runtime fp32, 64-frame chunks (streaming)": load_hifigan_vocoder(chunk_frames=64,
-                                                                                          threads=threads),
+        "HiFi-GAN OpenVINO fp32, 256-frame chunks (service default)": load_hifigan_vocoder(threads=threads),
+        "HiFi-GAN OpenVINO fp32, 64-frame chunks (streaming)": load_hifigan_vocoder(chunk_frames=64,
+                                                                                      threads=threads),
+        "HiFi-GAN OpenVINO fp32, 1024-frame chunks": load_hifigan_vocoder(chunk_frames=1024, threads=threads),
+        "HiFi-GAN ONNX Runtime fp32, 256-frame chunks": load_hifigan_vocoder(engine="onnxruntime", threads=threads),
+        "HiFi-GAN ONNX Runtime fp32, 64-frame chunks": load_hifigan_vocoder(engine="onnxruntime", chunk_frames=64,
+                                                                            threads=threads),
         **lite_variants(threads),
     }
 
@@ -63,10 +67,12 @@ def lite_variants(threads: int) -> dict:
     if not DEFAULT_HIFIGAN_LITE.exists():
         return {}
     return {
-        "HiFi-GAN lite (distilled, kernel-3 branch only) ONNX Runtime fp32, 256-frame chunks":
+        "HiFi-GAN lite (distilled, kernel-3 branch only) ONNX Runtime fp32, 256-frame chunks (lite's default)":
             load_hifigan_vocoder("lite", threads=threads),
         "HiFi-GAN lite ONNX Runtime fp32, 64-frame chunks (streaming)":
             load_hifigan_vocoder("lite", chunk_frames=64, threads=threads),
+        "HiFi-GAN lite OpenVINO fp32, 256-frame chunks":
+            load_hifigan_vocoder("lite", engine="openvino", threads=threads),
         "HiFi-GAN lite + envelope lock 1 (HIFIGAN_ENVELOPE_LOCK=1), 256-frame chunks":
             load_hifigan_vocoder("lite", threads=threads, envelope_lock_strength=1.0),
     }
@@ -84,25 +90,32 @@ def timed_call(fn, *args):
     return out, time.perf_counter() - start
 
 
-def run(reference_wav: str, threads: int = 2) -> list[dict]:
+def run(reference_wav: str, threads: int = 2, repeats: int = 5) -> list[dict]:
+    """Each variant's median over `repeats` rounds; every round times every variant in turn, so a change in the
+    machine's load falls on all of them alike."""
     torch.set_num_threads(threads)
-    mels = sentence_mels(reference_wav)
-    vocoders = variants(threads)
-    audio_s = sum((m.shape[1] - 1) * 200 / 16000 for m in mels.values())
-    rows, reference = [], {}
-    gl_s = sum(timed_call(vocode_griffinlim, m, 0, 32)[1] for m in mels.values())
-    rows.append({"variant": "Griffin-Lim, 32 iterations (16 kHz)", "RTF": f"{gl_s / audio_s:.3f}",
-                 "vs Griffin-Lim": "1.00x", "log-spectral distance vs fp32 (nats)": "-"})
+    mel = sentence_mels(reference_wav)["medium"]
+    vocoders = {"Griffin-Lim, 32 iterations (16 kHz)": None, **variants(threads)}
+    audio_s = (mel.shape[1] - 1) * 200 / 16000
+    for vocoder in vocoders.values():
+        if vocoder is not None:
+            vocoder.vocode(mel[:, :40])  # warm-up: allocations, oneDNN / OpenVINO / ORT kernel choice
+    seconds, audio = {name: [] for name in vocoders}, {}
+    for _ in range(repeats):
+        for name, vocoder in vocoders.items():
+            if vocoder is None:
+                audio[name], s = timed_call(vocode_griffinlim, mel, 0, 32)
+            else:
+                audio[name], s = timed_call(vocoder.vocode, mel)
+            seconds[name].append(s)
+    gl_s = float(np.median(seconds["Griffin-Lim, 32 iterations (16 kHz)"]))
+    reference = audio["HiFi-GAN torch fp32 (folded weight norm, inference_mode)"]
+    rows = []
     for name, vocoder in vocoders.items():
-        vocoder.vocode(mels["medium"][:, :40])  # warm-up: allocations, oneDNN / ORT kernel choice
-        seconds, distance = 0.0, []
-        for key, mel in mels.items():
-            wav, s = timed_call(vocoder.vocode, mel)
-            seconds += s
-            reference.setdefault(key, wav)  # the first variant (torch fp32) is the reference
-            distance.append(log_spectral_distance(wav, reference[key]))
-        rows.append({"variant": name, "RTF": f"{seconds / audio_s:.3f}", "vs Griffin-Lim": f"{seconds / gl_s:.2f}x",
-                     "log-spectral distance vs fp32 (nats)": f"{np.mean(distance):.4f}"})
+        s = float(np.median(seconds[name]))
+        distance = "-" if vocoder is None else f"{log_spectral_distance(audio[name], reference):.4f}"
+        rows.append({"variant": name, "RTF": f"{s / audio_s:.3f}", "vs Griffin-Lim": f"{s / gl_s:.2f}x",
+                     "log-spectral distance vs fp32 (nats)": distance})
     rows.append(piper_row(gl_s))
     return rows
 
@@ -127,7 +140,8 @@ def write_section(rows: list[dict], out: Path, load: str) -> str:
     text = (f"{SECTION}\n\nMeasured {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} on {machine()}; "
             f"load average at start {load} (the machine is shared with other jobs: read the ratios, not the "
             "absolute RTFs). Sentence: bench/rtf.py's medium text, the default synthesizer's mels in "
-            "the tests/data/ref_slt.wav voice. RTF = compute s / audio s. `python -m bench.vocoder_speed`.\n\n"
+            "the tests/data/ref_slt.wav voice. RTF = compute s / audio s, the median of the rounds (each round times "
+            "every variant in turn). `python -m bench.vocoder_speed`.\n\n"
             + table(rows, list(rows[0])) + "\n")
     replace_section(out, SECTION, text)
     return text
@@ -136,10 +150,11 @@ def write_section(rows: list[dict], out: Path, load: str) -> str:
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--repeats", type=int, default=5, help="rounds; each variant's median is reported")
     ap.add_argument("--out", type=Path, default=ROOT / "bench" / "RESULTS.md")
     args = ap.parse_args(argv)
     load = open("/proc/loadavg").read().split()[0]
-    print(write_section(run(str(ROOT / "tests" / "data" / "ref_slt.wav"), args.threads), args.out, load))
+    print(write_section(run(str(ROOT / "tests" / "data" / "ref_slt.wav"), args.threads, args.repeats), args.out, load))
 
 
 if __name__ == "__main__":

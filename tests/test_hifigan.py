@@ -142,3 +142,28 @@ def test_each_generator_gets_its_own_post_filter_factor_unless_one_is_set():
     assert load_hifigan_vocoder("universal", engine="torch").info()["mel_sharpen"] == 1.5
     assert load_hifigan_vocoder("lite", engine="torch", mel_sharpen=1.0).mel_sharpen == 1.0
     assert VocoderSettings().hifigan_mel_sharpen is None  # unset: the loaded generator decides
+
+
+@pytest.mark.parametrize("engine", ["openvino", "onnxruntime"])
+def test_graph_engines_render_a_real_clip_as_torch_does(clip, engine, tmp_path):
+    """Both graph engines run our exported ONNX graph in fp32: the same audio as eager torch (chunked, as served).
+    OpenVINO is asked for fp32 explicitly; left to choose, it picks bf16 on CPUs that have it."""
+    from vocoder_svc.hifigan_runtime import load_hifigan_vocoder
+    wav, _ = clip
+    mel = audio.melspectrogram(wav).astype(np.float32)
+    served = load_hifigan_vocoder("lite", engine=engine, chunk_frames=64, cache_dir=str(tmp_path), threads=2)
+    assert served.info()["engine"] == engine
+    expected = load_hifigan_vocoder("lite", engine="torch", chunk_frames=0).vocode(mel)
+    np.testing.assert_allclose(served.vocode(mel), expected, atol=1e-4)
+
+
+def test_each_generator_runs_on_its_faster_engine_unless_one_is_set():
+    """hifigan_runtime.ENGINE, from bench.vocoder_speed: universal on OpenVINO, lite on ONNX Runtime."""
+    from vocoder_svc.hifigan_runtime import load_hifigan_vocoder
+    from vocoder_svc.settings import VocoderSettings
+    assert load_hifigan_vocoder("universal", chunk_frames=0).info()["engine"] == "openvino"
+    assert load_hifigan_vocoder("lite", chunk_frames=0).info()["engine"] == "onnxruntime"
+    assert load_hifigan_vocoder("lite", engine="torch").info()["engine"] == "torch"
+    assert VocoderSettings().hifigan_engine is None
+    with pytest.raises(ValueError):
+        VocoderSettings(hifigan_engine="tensorrt")

