@@ -29,6 +29,7 @@ from vocoder_svc.hifigan_runtime import load_hifigan_vocoder
 from vocoder_svc.inference import vocode_griffinlim
 from vocoder_svc.settings import VocoderSettings
 
+ENGINE_NAMES = {"openvino": "OpenVINO", "onnxruntime": "ONNX Runtime", "torch": "torch"}
 SECTION = "## Default models: end-to-end speed and first streamed audio"
 THREE = "The first sentence is here. A second sentence follows it. And this is the third one."
 REPEATS = 3   # best of 3 in-process (load spikes inflate single runs)
@@ -58,8 +59,9 @@ def in_process_rows(threads: int) -> list[dict]:
     audio_s = (mel.shape[1] - 1) * 200 / 16000
     default_voice = VocoderSettings.model_fields["hifigan_voice"].default
     voices = dict.fromkeys([default_voice, "universal", "lite"])
-    vocoders = {f"HiFi-GAN {v}{' (default)' if v == default_voice else ''}, ONNX Runtime":
-                load_hifigan_vocoder(v, threads=threads).vocode for v in voices}
+    loaded = {v: load_hifigan_vocoder(v, threads=threads) for v in voices}   # each on its own default engine
+    vocoders = {f"HiFi-GAN {v}{' (default)' if v == default_voice else ''}, {ENGINE_NAMES[h.engine]}": h.vocode
+                for v, h in loaded.items()}
     vocoders["Griffin-Lim, 32 iterations"] = lambda m: vocode_griffinlim(m, 0, 32)
     rows = []
     for name, vocode in vocoders.items():

@@ -67,12 +67,12 @@ def lite_variants(threads: int) -> dict:
     if not DEFAULT_HIFIGAN_LITE.exists():
         return {}
     return {
-        "HiFi-GAN lite (distilled, kernel-3 branch only) ONNX Runtime fp32, 256-frame chunks (lite's default)":
+        "HiFi-GAN lite (distilled, kernel-3 branch only) OpenVINO fp32, 256-frame chunks":
             load_hifigan_vocoder("lite", threads=threads),
-        "HiFi-GAN lite ONNX Runtime fp32, 64-frame chunks (streaming)":
+        "HiFi-GAN lite OpenVINO fp32, 64-frame chunks (streaming)":
             load_hifigan_vocoder("lite", chunk_frames=64, threads=threads),
-        "HiFi-GAN lite OpenVINO fp32, 256-frame chunks":
-            load_hifigan_vocoder("lite", engine="openvino", threads=threads),
+        "HiFi-GAN lite ONNX Runtime fp32, 256-frame chunks":
+            load_hifigan_vocoder("lite", engine="onnxruntime", threads=threads),
         "HiFi-GAN lite + envelope lock 1 (HIFIGAN_ENVELOPE_LOCK=1), 256-frame chunks":
             load_hifigan_vocoder("lite", threads=threads, envelope_lock_strength=1.0),
     }

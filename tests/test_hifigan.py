@@ -157,13 +157,11 @@ def test_graph_engines_render_a_real_clip_as_torch_does(clip, engine, tmp_path):
     np.testing.assert_allclose(served.vocode(mel), expected, atol=1e-4)
 
 
-def test_each_generator_runs_on_its_faster_engine_unless_one_is_set():
-    """hifigan_runtime.ENGINE, from bench.vocoder_speed: universal on OpenVINO, lite on ONNX Runtime."""
+def test_openvino_is_the_default_engine_and_others_stay_selectable():
     from vocoder_svc.hifigan_runtime import load_hifigan_vocoder
     from vocoder_svc.settings import VocoderSettings
     assert load_hifigan_vocoder("universal", chunk_frames=0).info()["engine"] == "openvino"
-    assert load_hifigan_vocoder("lite", chunk_frames=0).info()["engine"] == "onnxruntime"
     assert load_hifigan_vocoder("lite", engine="torch").info()["engine"] == "torch"
-    assert VocoderSettings().hifigan_engine is None
+    assert VocoderSettings().hifigan_engine == "openvino"
     with pytest.raises(ValueError):
         VocoderSettings(hifigan_engine="tensorrt")

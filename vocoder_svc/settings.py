@@ -5,7 +5,7 @@ from pydantic import Field
 
 from common.config import StageSettings
 from common.paths import DEFAULT_VOCODER
-from vocoder_svc.hifigan_runtime import DEFAULT_VOICE, ENGINES, VOICES
+from vocoder_svc.hifigan_runtime import DEFAULT_ENGINE, DEFAULT_VOICE, ENGINES, VOICES
 
 
 class VocoderSettings(StageSettings):
@@ -18,9 +18,8 @@ class VocoderSettings(StageSettings):
     hifigan_lite_weights: str = Field("", description="HIFIGAN_VOICE=lite: a generator file of ours (training."
                                                       "distill_vocoder or training.finetune_vocoder's export); "
                                                       "empty: models/hifigan_lite.pt")
-    hifigan_engine: Literal[ENGINES] | None = Field(None, description=f"one of {ENGINES}: the same numbers; unset: "
-                                                                    "the generator's faster (universal openvino, "
-                                                                    "~1.2x onnxruntime; lite onnxruntime)")
+    hifigan_engine: Literal[ENGINES] = Field(DEFAULT_ENGINE, description=f"one of {ENGINES}: the same numbers; on "
+                                                                         "V1 openvino ~1.2x onnxruntime, ~1.3x torch")
     hifigan_chunk_frames: int = Field(256, description="generator frames per chunk (~3 s; bounds memory); 0: whole")
     hifigan_cache_dir: str = Field("", description="where the ONNX export is kept; empty: the temp folder")
     hifigan_mel_sharpen: float | None = Field(None, ge=0.5, le=3.0,
