@@ -74,6 +74,17 @@ def test_the_weight_is_the_setting_else_the_checkpoints_tuned_one_else_off():
     assert sr.default_weight(None, "0" * 64) == (0.0, "untuned")
 
 
+def test_calibration_sentences_stop_at_the_cap_whatever_the_request_allows():
+    """The first calibration sentence runs ~412 frames, the others ~146: cut at CALIBRATION_MAX_FRAMES the batch
+    ends with them (models/README.md, "the calibration cut at 150 frames"); a smaller cap still applies."""
+    model, mean = load_synthesizer(str(DEFAULT_SYNTHESIZER)), load_speaker_mean(str(DEFAULT_SPEAKER_MEAN), 256)
+    emphasized = emphasize(EMBEDDING[None], mean, 0.55)[0]
+    capped = sr.calibrate(model, EMBEDDING, emphasized, max_frames=sr.CALIBRATION_MAX_FRAMES)
+    np.testing.assert_array_equal(sr.calibrate(model, EMBEDDING, emphasized, max_frames=2000), capped)
+    np.testing.assert_array_equal(sr.calibrate(model, EMBEDDING, emphasized), capped)
+    assert np.abs(sr.calibrate(model, EMBEDDING, emphasized, max_frames=40) - capped).mean() > 1e-3
+
+
 @pytest.fixture(scope="module")
 def unrestored(tmp_path_factory):
     """A synthesizer process like the test stack's with the restore off."""
