@@ -29,6 +29,9 @@ class HiFiGANConfig:
     upsample_initial_channel: int = 512
     resblock_kernel_sizes: tuple = (3, 7, 11)
     resblock_dilations: tuple = ((1, 3, 5), (1, 3, 5), (1, 3, 5))
+    # Channels between each residual step's two convs, per resblock (stage-major, as `HiFiGAN.resblocks`) and
+    # step; () keeps every resblock at its stage's width (V1). Pruned generators (training.prune_vocoder) narrow it.
+    resblock_inner: tuple = ()
     # the mel this generator was trained on
     sample_rate: int = 22050
     n_fft: int = 1024
@@ -52,12 +55,13 @@ def same_padding(kernel: int, dilation: int = 1) -> int:
 class ResBlock(nn.Module):
     """Three residual steps; each is a dilated conv then an undilated one, both after a leaky ReLU."""
 
-    def __init__(self, channels: int, kernel: int, dilations: tuple):
+    def __init__(self, channels: int, kernel: int, dilations: tuple, inner: tuple = ()):
         super().__init__()
-        self.convs1 = nn.ModuleList(nn.Conv1d(channels, channels, kernel, dilation=d, padding=same_padding(kernel, d))
-                                    for d in dilations)
-        self.convs2 = nn.ModuleList(nn.Conv1d(channels, channels, kernel, padding=same_padding(kernel))
-                                    for _ in dilations)
+        inner = inner or (channels,) * len(dilations)
+        self.convs1 = nn.ModuleList(nn.Conv1d(channels, c, kernel, dilation=d, padding=same_padding(kernel, d))
+                                    for d, c in zip(dilations, inner))
+        self.convs2 = nn.ModuleList(nn.Conv1d(c, channels, kernel, padding=same_padding(kernel))
+                                    for c in inner)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         for dilated, plain in zip(self.convs1, self.convs2):
@@ -79,8 +83,9 @@ class HiFiGAN(nn.Module):
         for stage, (rate, kernel) in enumerate(zip(cfg.upsample_rates, cfg.upsample_kernel_sizes)):
             c_in, c_out = width >> stage, width >> (stage + 1)
             self.ups.append(nn.ConvTranspose1d(c_in, c_out, kernel, rate, padding=(kernel - rate) // 2))
-            self.resblocks.extend(ResBlock(c_out, k, d)
-                                  for k, d in zip(cfg.resblock_kernel_sizes, cfg.resblock_dilations))
+            for k, d in zip(cfg.resblock_kernel_sizes, cfg.resblock_dilations):
+                inner = cfg.resblock_inner[len(self.resblocks)] if cfg.resblock_inner else ()
+                self.resblocks.append(ResBlock(c_out, k, d, inner))
         self.conv_post = nn.Conv1d(width >> len(cfg.upsample_rates), 1, 7, padding=3)
 
     @property

