@@ -68,7 +68,7 @@ def in_process_rows(threads: int) -> list[dict]:
                    if runtime.restore_weight_for(factor) else 0.0)
     audio_s = (mel.shape[1] - 1) * 200 / 16000
     default_voice = VocoderSettings.model_fields["hifigan_voice"].default
-    voices = dict.fromkeys([default_voice, "universal", "pruned", "lite"])
+    voices = dict.fromkeys([default_voice, "universal", "lite"])
     loaded = {v: load_hifigan_vocoder(v, threads=threads) for v in voices}   # each on the default engine
     vocoders = {f"HiFi-GAN {v}{' (default)' if v == default_voice else ''}, {ENGINE_NAMES[h.engine]}": h.vocode
                 for v, h in loaded.items()}

