@@ -16,7 +16,8 @@ here no layer is dropped and no gradient step is taken:
   the error of the layers pruned before it. Steps go in the network's order (stage, branch, step).
 
 Measured (held-out log-mel L1 against the teacher's audio, the corpus's 6 held-out clips; the distilled lite,
-trained 2647 steps: 0.387 nats): keep 0.625 everywhere 0.486 after the refit alone; 0.5 / 0.5 / 0.75 / 1 per
+trained 2647 steps: 0.387 nats): keep 0.625 everywhere 0.486 after the refit alone (0.485 as printed now, by
+training.distill_vocoder's figure, whose teacher audio is rounded to 16 bits); 0.5 / 0.5 / 0.75 / 1 per
 stage (about as fast) 0.548, the first stages are the sensitive ones; aiming each stage's last step at the
 teacher's stage output instead of its branch state 0.517 (not kept). The refit alone is not enough:
 `training.distill_vocoder --init` then fine-tunes it (models/README.md: 0.263 after 1185 steps on 2 cores).
@@ -28,6 +29,7 @@ vocoder loads like the distilled lite (`HIFIGAN_LITE_WEIGHTS`), and which `train
 can fine-tune.
 """
 import argparse
+import dataclasses
 import time
 from pathlib import Path
 
@@ -36,7 +38,7 @@ import torch
 import torch.nn.functional as F
 
 from common.checkpoints import write_checkpoint
-from training.distill_vocoder import Losses, read_packed
+from training.distill_vocoder import held_out_clips, held_out_distance, read_packed
 from training.pack import delta_decode
 from vocoder_svc import mel_adapter
 from vocoder_svc.hifigan import SLOPE, HiFiGAN, HiFiGANConfig, load_hifigan, weights_path
@@ -50,7 +52,8 @@ def generator_mels(inputs: Path, prefix: tuple[str, ...], seconds: float, seed: 
     packed = read_packed(inputs)
     names = sorted(n for n in packed if n.startswith(prefix))
     np.random.default_rng(seed).shuffle(names)
-    mels, frames, budget = [], 0, seconds * HiFiGANConfig().sample_rate / HiFiGANConfig().hop_length
+    cfg = HiFiGANConfig()
+    mels, frames, budget = [], 0, seconds * cfg.sample_rate / cfg.hop_length
     for name in names:
         deltas, sharpen = packed[name]
         log_mel = mel_adapter.adapt(mel_adapter.sharpen(delta_decode(deltas), sharpen))
@@ -164,7 +167,7 @@ def prune(teacher: HiFiGAN, mels: list[torch.Tensor], keep: tuple[float, ...], r
         t_stage = [x / n_kernels for x in t_sum]
         s_stage = [x / n_kernels for x in s_sum]
         print(f"stage {stage}: output error {relative_error(s_stage, t_stage):.4f}", flush=True)
-    pruned = HiFiGAN(HiFiGANConfig(**{**cfg.__dict__, "resblock_inner": tuple(inner)}))
+    pruned = HiFiGAN(dataclasses.replace(cfg, resblock_inner=tuple(inner)))
     pruned.load_state_dict(state, strict=True)
     return pruned.eval()
 
@@ -173,14 +176,6 @@ def relative_error(got: list[torch.Tensor], want: list[torch.Tensor]) -> float:
     """||got - want|| / ||want|| over all clips."""
     num = sum(float((g - w).pow(2).sum()) for g, w in zip(got, want))
     return (num / max(1e-12, sum(float(w.pow(2).sum()) for w in want))) ** 0.5
-
-
-@torch.inference_mode()
-def held_out_distance(model: HiFiGAN, teacher: HiFiGAN, mels: list[torch.Tensor]) -> float:
-    """Mean generator-log-mel L1 (nats) of `model`'s audio against the teacher's on the same mels
-    (training.distill_vocoder's progress figure)."""
-    losses = Losses()
-    return sum(losses.distance(model(m)[0, 0], teacher(m)[0, 0]) for m in mels) / max(1, len(mels))
 
 
 def main(argv=None) -> None:
@@ -205,9 +200,9 @@ def main(argv=None) -> None:
     keep = keep * len(teacher.ups) if len(keep) == 1 else keep
     started = time.time()
     pruned = prune(teacher, mels, keep, args.ridge, args.positions, args.seed)
-    held_out = generator_mels(args.inputs, ("heldout_",), 1e9, args.seed)
+    # training.distill_vocoder's progress figure on the same held-out clips, so the two tools' figures compare
     print(f"pruned in {time.time() - started:.0f} s; held-out log-mel L1 vs the teacher: "
-          f"{held_out_distance(pruned, teacher, held_out):.4f} nats", flush=True)
+          f"{held_out_distance(pruned, held_out_clips(args, teacher)):.4f} nats", flush=True)
     if args.export:
         args.export.parent.mkdir(parents=True, exist_ok=True)
         write_checkpoint(args.export, pruned, pruned.cfg, half=True, keep=keep,
