@@ -68,7 +68,8 @@ def load_hifigan(settings: VocoderSettings) -> HiFiGANVocoder | None:
     start = time.perf_counter()
     vocoder = load_hifigan_vocoder(settings.hifigan_voice, settings.hifigan_engine, settings.hifigan_chunk_frames,
                                    settings.hifigan_cache_dir, settings.torch_threads, settings.hifigan_mel_sharpen,
-                                   settings.hifigan_lite_weights, settings.hifigan_envelope_lock)
+                                   settings.hifigan_lite_weights, settings.hifigan_envelope_lock,
+                                   settings.hifigan_precision)
     MODEL_LOAD.labels("vocoder", "hifigan").set(time.perf_counter() - start)
     return vocoder
 

@@ -5,7 +5,7 @@ from pydantic import Field
 
 from common.config import StageSettings
 from common.paths import DEFAULT_VOCODER
-from vocoder_svc.hifigan_runtime import DEFAULT_ENGINE, DEFAULT_VOICE, ENGINES, VOICES
+from vocoder_svc.hifigan_runtime import DEFAULT_ENGINE, DEFAULT_VOICE, ENGINES, PRECISIONS, VOICES
 
 
 class VocoderSettings(StageSettings):
@@ -20,6 +20,9 @@ class VocoderSettings(StageSettings):
                                                       "prune_vocoder); empty: models/hifigan_lite.pt")
     hifigan_engine: Literal[ENGINES] = Field(DEFAULT_ENGINE, description=f"one of {ENGINES}: the same numbers; on "
                                                                          "V1 openvino ~1.2x onnxruntime, ~1.3x torch")
+    hifigan_precision: Literal[PRECISIONS] | None = Field(
+        None, description="int8: the first three stages' resblock convs in int8 (1.6x fp32 on V1, DNSMOS -0.06; "
+                          "vocoder_svc.hifigan_int8); fp32: all; unset: the generator's own (universal int8, others fp32; torch fp32)")
     hifigan_chunk_frames: int = Field(256, description="generator frames per chunk (~3 s; bounds memory); 0: whole")
     hifigan_cache_dir: str = Field("", description="where the ONNX export is kept; empty: the temp folder")
     hifigan_mel_sharpen: float | None = Field(None, ge=0.5, le=3.0,
