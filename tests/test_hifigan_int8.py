@@ -22,7 +22,7 @@ def log_mel_distance(a: np.ndarray, b: np.ndarray) -> float:
 
 @pytest.fixture(scope="module")
 def real_mel():
-    wav, sr = sf.read(REAL_CLIP, dtype="float32")
+    wav, _ = sf.read(REAL_CLIP, dtype="float32")
     return audio.melspectrogram(wav)[:, :300]
 
 
