@@ -46,12 +46,12 @@ def test_the_default_generator_finds_its_shipped_ranges(fp32, tmp_path):
     export = onnx_graph(fp32.model, fp32.sha256, str(tmp_path))
     key = hifigan_int8.ranges_key(export, fp32.mel_sharpen, hifigan_int8.INT8_STAGES)
     assert (hifigan_int8.RANGES_DIR / f"hifigan_int8_ranges-{key}.json").is_file()
-    assert PRECISION["universal"] == "int8"
+    assert set(PRECISION) == {"universal", "LJSpeech", "lite"}
 
 
 @pytest.mark.parametrize("engine", ["openvino", "onnxruntime"])
 def test_int8_renders_a_real_clip_close_to_fp32(engine, real_mel, fp32, tmp_path):
-    int8 = load_hifigan_vocoder("universal", engine=engine, chunk_frames=0, cache_dir=str(tmp_path))
+    int8 = load_hifigan_vocoder("universal", engine=engine, chunk_frames=0, cache_dir=str(tmp_path), precision="int8")
     assert int8.info()["precision"] == "int8" and int8.info()["int8_stages"] == [1, 2, 3]
     expected, got = fp32.vocode(real_mel), int8.vocode(real_mel)
     assert got.shape == expected.shape
@@ -63,8 +63,8 @@ def test_int8_renders_a_real_clip_close_to_fp32(engine, real_mel, fp32, tmp_path
 def test_int8_chunks_join_as_the_whole_mel(real_mel):
     """Not to fp32's 1e-4: a context frame's float noise can move an activation across a quantization step.
     Measured at 64-frame chunks: RMS 2.2e-4 (int8 vs fp32: 0.034), log-mel distance 0.0005 nats (0.169)."""
-    whole = load_hifigan_vocoder("universal", chunk_frames=0).vocode(real_mel)
-    chunked = load_hifigan_vocoder("universal", chunk_frames=64).vocode(real_mel)
+    whole = load_hifigan_vocoder("universal", chunk_frames=0, precision="int8").vocode(real_mel)
+    chunked = load_hifigan_vocoder("universal", chunk_frames=64, precision="int8").vocode(real_mel)
     assert np.sqrt(np.mean((chunked - whole) ** 2)) < 2e-3
     assert log_mel_distance(chunked, whole) < 0.01
 

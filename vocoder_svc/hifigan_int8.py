@@ -1,11 +1,12 @@
-"""Static int8 for HiFi-GAN's first three upsampling stages (HIFIGAN_PRECISION=int8).
+"""Static int8 for HiFi-GAN's first three upsampling stages (HIFIGAN_PRECISION=int8; opt-in, not a default yet).
 
 The generator's time is its resblock convs, and those of the last stage (32 channels at 22.05 kHz) are the ones
 int8 hurts. Measured on V1 universal, one conv set quantized at a time (per-channel 7-bit weights, uint8
 activations, MinMax ranges; log-spectral distance from fp32 on 8 held-out clips): stage 1 0.151 nats, stage 2
 0.053, stage 3 0.101, stage 4 0.610 for almost no time. Stages 1-3 together: 0.207, and 1.61x fp32's speed in the
-service's 256-frame chunks on OpenVINO (RTF 0.190 vs 0.306; 2-3 only: 1.30x). On the real-voice evaluation the
-clones' GE2E cosine and WER stayed fp32's and DNSMOS fell 0.063 (models/README.md).
+service's 256-frame chunks on OpenVINO (RTF 0.190 vs 0.306; 2-3 only: 1.30x). On the real-voice probe (80 clips)
+cosine and WER stayed fp32's; DNSMOS fell 0.016 [-0.036, +0.005] with percentile ranges from 128-frame crops of
+an earlier calibration set, but 0.094 (2.704 vs 2.798) with the ranges from the calibration file shipped here.
 
 The quantized graph is made once from the fp32 ONNX export: activation ranges from calibration mels shipped in
 models/ (our synthesizer's mels of LibriSpeech train-clean-100 speakers, none of the evaluation's), through the

@@ -169,9 +169,10 @@ DEFAULT_VOICE = "universal"
 # 1.5 / 2.0 / 2.5 / 3.0 give DNSMOS 3.04 / 3.05 / 2.99 / 2.92, cosine 0.620 / 0.643 / 0.647 / 0.645, nearest-own
 # 44% / 56% / 56% / 59%, WER 0.371 / 0.350 / 0.384 / 0.382. LJSpeech is untuned: universal's factor.
 MEL_SHARPEN = {"universal": 1.5, "LJSpeech": 1.5, "lite": 2.0}
-# Each generator's default precision on a graph engine (torch runs fp32). universal: int8, 1.6x faster, with shipped
-# activation ranges; lite is fast already and LJSpeech untuned (their int8 would measure ranges at start-up).
-PRECISION = {"universal": "int8", "LJSpeech": "fp32", "lite": "fp32"}
+# Each generator's default precision on a graph engine (torch runs fp32). universal's int8 (shipped ranges) is 1.6x
+# faster but not the default yet: with ranges from the pf3 calibration crops the real-voice probe scored DNSMOS
+# -0.016 [-0.036, +0.005] against fp32, with the shipped calibration file's ranges 2.704 vs 2.798 (models/README.md).
+PRECISION = {"universal": "fp32", "LJSpeech": "fp32", "lite": "fp32"}
 # Each generator's default envelope-lock strength (envelope_lock.py); 0: off.
 ENVELOPE_LOCK = {"universal": 0.0, "LJSpeech": 0.0, "lite": 0.0}
 
