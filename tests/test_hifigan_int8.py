@@ -8,7 +8,7 @@ import soundfile as sf
 from common import audio
 from tests.conftest import DATA
 from vocoder_svc import hifigan_int8, mel_adapter
-from vocoder_svc.hifigan_runtime import PRECISION, load_hifigan_vocoder, onnx_graph
+from vocoder_svc.hifigan_runtime import PRECISION, VOICES, load_hifigan_vocoder, onnx_graph
 
 REAL_CLIP = DATA / "librispeech_19-198-0000.flac"
 # int8 stages 1-3 against fp32, mean abs difference of the two outputs' generator log mels; measured 0.166 nats
@@ -45,8 +45,8 @@ def test_the_default_generator_finds_its_shipped_ranges(fp32, tmp_path):
     --ranges-only after changing the calibration mels, the post-filter, the stages or torch."""
     export = onnx_graph(fp32.model, fp32.sha256, str(tmp_path))
     key = hifigan_int8.ranges_key(export, fp32.mel_sharpen, hifigan_int8.INT8_STAGES)
-    assert (hifigan_int8.RANGES_DIR / f"hifigan_int8_ranges-{key}.json").is_file()
-    assert set(PRECISION) == {"universal", "LJSpeech", "lite"}
+    assert (hifigan_int8.RANGES_DIR / hifigan_int8.ranges_name(key)).is_file()
+    assert set(PRECISION) == set(VOICES)                # every generator has its default precision
 
 
 @pytest.mark.parametrize("engine", ["openvino", "onnxruntime"])
@@ -73,7 +73,7 @@ def test_a_generator_without_shipped_ranges_measures_its_own(real_mel, tmp_path)
     lite_fp32 = load_hifigan_vocoder("lite", chunk_frames=0, cache_dir=str(tmp_path))
     assert lite_fp32.info()["precision"] == "fp32"      # lite's default
     lite = load_hifigan_vocoder("lite", chunk_frames=0, cache_dir=str(tmp_path), precision="int8")
-    assert list(tmp_path.rglob("hifigan_int8_ranges-*.json"))
+    assert list(tmp_path.rglob(hifigan_int8.ranges_name("*")))
     # lite has a third of V1's convs at the same widths, so each carries more: measured 0.352 nats here
     assert log_mel_distance(lite.vocode(real_mel), lite_fp32.vocode(real_mel)) < 0.6
 

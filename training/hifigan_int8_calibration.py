@@ -56,13 +56,14 @@ def calibration_set(clips: list[Path]) -> dict[str, np.ndarray]:
 
 
 def ship_ranges() -> Path:
-    """Measure the default generator's ranges on the calibration mels in a fresh cache; copy them to models/."""
+    """Measure the default generator's ranges on the calibration mels in a fresh cache; copy them to models/.
+    The shipped ones go first: where they are found, the loader reads them instead of measuring."""
+    for old in hifigan_int8.RANGES_DIR.glob(hifigan_int8.ranges_name("*")):
+        old.unlink()
     with tempfile.TemporaryDirectory() as cache:
         vocoder = load_hifigan_vocoder(DEFAULT_VOICE, cache_dir=cache, precision="int8")
         fp32 = onnx_graph(vocoder.model, vocoder.sha256, cache)
-        name = f"hifigan_int8_ranges-{hifigan_int8.ranges_key(fp32, vocoder.mel_sharpen, hifigan_int8.INT8_STAGES)}.json"
-        for old in hifigan_int8.RANGES_DIR.glob("hifigan_int8_ranges-*.json"):
-            old.unlink()
+        name = hifigan_int8.ranges_name(hifigan_int8.ranges_key(fp32, vocoder.mel_sharpen, hifigan_int8.INT8_STAGES))
         shipped = Path(shutil.copy(Path(cache) / name, hifigan_int8.RANGES_DIR / name))
         shipped.chmod(0o644)   # ONNX Runtime writes its cache owner-only
         return shipped

@@ -65,8 +65,13 @@ def ranges_key(fp32_path: Path, mel_sharpen: float, stages: tuple[int, ...]) -> 
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
+def ranges_name(key: str) -> str:
+    """The activation ranges' file name, shipped in RANGES_DIR or measured into the graph cache."""
+    return f"hifigan_int8_ranges-{key}.json"
+
+
 def int8_graph(fp32_path: Path, prepare: Callable[[np.ndarray], np.ndarray], kernels_per_stage: int,
-               mel_sharpen: float, stages: tuple[int, ...] = INT8_STAGES, ranges_dir: Path = RANGES_DIR) -> Path:
+               mel_sharpen: float, stages: tuple[int, ...] = INT8_STAGES) -> Path:
     """The QDQ int8 graph of `fp32_path` beside it, made on first use and written atomically (concurrent starts
     are safe). Its activation ranges are the shipped file for this key where there is one (a second's work);
     otherwise they are measured on the calibration mels through `prepare` (RTVC mel -> generator log mel; a few
@@ -84,8 +89,8 @@ def int8_graph(fp32_path: Path, prepare: Callable[[np.ndarray], np.ndarray], ker
     path = fp32_path.with_name(f"{fp32_path.stem}-int8-{key}.onnx")
     if path.exists():
         return path
-    shipped = ranges_dir / f"hifigan_int8_ranges-{key}.json"
-    ranges = shipped if shipped.is_file() else fp32_path.with_name(f"hifigan_int8_ranges-{key}.json")
+    shipped = RANGES_DIR / ranges_name(key)
+    ranges = shipped if shipped.is_file() else fp32_path.with_name(ranges_name(key))
 
     class Reader(CalibrationDataReader):   # read only where no ranges file exists
         def __init__(self):

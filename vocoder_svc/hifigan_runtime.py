@@ -171,7 +171,7 @@ DEFAULT_VOICE = "universal"
 MEL_SHARPEN = {"universal": 1.5, "LJSpeech": 1.5, "lite": 2.0}
 # Each generator's default precision on a graph engine (torch runs fp32). universal's int8 (shipped ranges) is 1.6x
 # faster but not the default yet: with ranges from the pf3 calibration crops the real-voice probe scored DNSMOS
-# -0.016 [-0.036, +0.005] against fp32, with the shipped calibration file's ranges 2.704 vs 2.798 (models/README.md).
+# -0.016 [-0.036, +0.005] against fp32, with the shipped calibration file's ranges 2.704 vs 2.798 (bench/RESULTS.md).
 PRECISION = {"universal": "fp32", "LJSpeech": "fp32", "lite": "fp32"}
 # Each generator's default envelope-lock strength (envelope_lock.py); 0: off.
 ENVELOPE_LOCK = {"universal": 0.0, "LJSpeech": 0.0, "lite": 0.0}
