@@ -20,9 +20,10 @@ import torch
 from common.audio import HP as RTVC_HP
 from common.checkpoints import file_sha256
 from common.paths import DEFAULT_HIFIGAN_LITE
-from vocoder_svc import envelope_lock, hifigan_int8, mel_adapter
+from vocoder_svc import envelope_lock, hifigan_int8, mel_adapter, silence_gate
 from vocoder_svc.envelope_lock import LockParams
 from vocoder_svc.hifigan import HiFiGAN, load_hifigan, weights_path
+from vocoder_svc.silence_gate import GateParams
 
 ENGINES = ("openvino", "onnxruntime", "torch")
 DEFAULT_ENGINE = "openvino"
@@ -48,6 +49,7 @@ class HiFiGANVocoder:
     mel_sharpen: float = 1.0   # mel_adapter.sharpen's factor, on every mel before the adapter
     lock: LockParams = field(default_factory=LockParams)   # envelope_lock on the generator's audio; default off
     precision: str = "fp32"
+    gate: GateParams = field(default_factory=GateParams)   # silence_gate on the generator's audio
 
     @property
     def sample_rate(self) -> int:
@@ -59,7 +61,7 @@ class HiFiGANVocoder:
                 "engine": self.engine, "precision": self.precision,
                 **({"int8_stages": list(hifigan_int8.INT8_STAGES)} if self.precision == "int8" else {}),
                 "chunk_frames": self.chunk_frames, "mel_sharpen": self.mel_sharpen,
-                "envelope_lock": asdict(self.lock),
+                "envelope_lock": asdict(self.lock), "silence_gate": asdict(self.gate),
                 "sample_rate": self.sample_rate, "hparams": asdict(self.model.cfg)}
 
     def generate(self, log_mel: np.ndarray) -> np.ndarray:
@@ -81,10 +83,13 @@ class HiFiGANVocoder:
     def render(self, log_mel: np.ndarray, start: int, stop: int, samples: int) -> np.ndarray:
         """The audio of generator frames [start, stop) of `log_mel`, made with CHUNK_CONTEXT frames of its
         neighbours on each side, cut to the `samples` the whole mel lasts. The envelope lock runs on the chunk
-        with its context (its 1024-point STFT reaches 2 frames to either side), so chunks join as whole mels do."""
+        with its context (its 1024-point STFT reaches 2 frames to either side), and the silence gate reads the
+        whole mel, so chunks join as whole mels do."""
         hop = self.model.upsampling
         lo, hi = max(0, start - CHUNK_CONTEXT), min(log_mel.shape[1], stop + CHUNK_CONTEXT)
         audio = envelope_lock.lock(self.generate(log_mel[:, lo:hi]), log_mel[:, lo:hi], self.lock)
+        if self.gate.depth_db > 0:
+            audio = silence_gate.apply(audio, silence_gate.frame_gains_db(log_mel, self.gate), lo, hop)
         return audio[(start - lo) * hop:(stop - lo) * hop][:max(0, samples - start * hop)].astype(np.float32)
 
     def vocode(self, rtvc_mel: np.ndarray) -> np.ndarray:
@@ -175,6 +180,10 @@ MEL_SHARPEN = {"universal": 1.5, "LJSpeech": 1.5, "lite": 2.0}
 PRECISION = {"universal": "fp32", "LJSpeech": "fp32", "lite": "fp32"}
 # Each generator's default envelope-lock strength (envelope_lock.py); 0: off.
 ENVELOPE_LOCK = {"universal": 0.0, "LJSpeech": 0.0, "lite": 0.0}
+# Each generator's default silence-gate depth in dB (silence_gate.py); 0: off. universal: 20 dB below 45 dB under
+# the mel's loud level, DNSMOS +0.024 [+0.015, +0.033] on 80 real-voice clones, WER and cosine unchanged. lite and
+# LJSpeech are untuned: off.
+SILENCE_GATE = {"universal": 20.0, "LJSpeech": 0.0, "lite": 0.0}
 
 
 def generator_path(voice: str, lite_weights: str = "") -> Path:
@@ -188,8 +197,9 @@ def generator_path(voice: str, lite_weights: str = "") -> Path:
 def load_hifigan_vocoder(voice: str = DEFAULT_VOICE, engine: str = DEFAULT_ENGINE, chunk_frames: int = 256,
                          cache_dir: str = "", threads: int = 0, mel_sharpen: float | None = None,
                          lite_weights: str = "", envelope_lock_strength: float | None = None,
-                         precision: str | None = None) -> HiFiGANVocoder:
-    """`mel_sharpen`, `envelope_lock_strength` None: the generator's own (MEL_SHARPEN, ENVELOPE_LOCK).
+                         precision: str | None = None, silence_gate_db: float | None = None) -> HiFiGANVocoder:
+    """`mel_sharpen`, `envelope_lock_strength`, `silence_gate_db` None: the generator's own (MEL_SHARPEN,
+    ENVELOPE_LOCK, SILENCE_GATE).
     `precision` None: the generator's own (PRECISION) on a graph engine, fp32 on torch; int8 needs a graph
     engine."""
     if engine not in ENGINES:
@@ -207,8 +217,9 @@ def load_hifigan_vocoder(voice: str = DEFAULT_VOICE, engine: str = DEFAULT_ENGIN
     model = load_hifigan(path)
     sharpen = MEL_SHARPEN[voice] if mel_sharpen is None else mel_sharpen
     strength = ENVELOPE_LOCK[voice] if envelope_lock_strength is None else envelope_lock_strength
+    gate_db = SILENCE_GATE[voice] if silence_gate_db is None else silence_gate_db
     vocoder = HiFiGANVocoder(model, str(path), sha256, voice, engine, chunk_frames, None, sharpen,
-                             LockParams(strength=strength), precision)
+                             LockParams(strength=strength), precision, GateParams(depth_db=gate_db))
     if engine in GRAPH_ENGINES:
         graph = onnx_graph(model, sha256, cache_dir)
         if precision == "int8":

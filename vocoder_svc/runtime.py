@@ -69,7 +69,7 @@ def load_hifigan(settings: VocoderSettings) -> HiFiGANVocoder | None:
     vocoder = load_hifigan_vocoder(settings.hifigan_voice, settings.hifigan_engine, settings.hifigan_chunk_frames,
                                    settings.hifigan_cache_dir, settings.torch_threads, settings.hifigan_mel_sharpen,
                                    settings.hifigan_lite_weights, settings.hifigan_envelope_lock,
-                                   settings.hifigan_precision)
+                                   settings.hifigan_precision, settings.hifigan_silence_gate)
     MODEL_LOAD.labels("vocoder", "hifigan").set(time.perf_counter() - start)
     return vocoder
 

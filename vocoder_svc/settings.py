@@ -33,6 +33,10 @@ class VocoderSettings(StageSettings):
                                                 description="envelope lock after HiFi-GAN (vocoder_svc.envelope_lock): "
                                                             "how far each band is pulled to the asked-for mel, each "
                                                             "frame's energy kept; 0: off; unset: the generator's own")
+    hifigan_silence_gate: float | None = Field(None, ge=0.0, le=60.0,
+                                               description="silence gate after HiFi-GAN (vocoder_svc.silence_gate): dB "
+                                                           "taken off the frames the mel asks to be silent; 0: off; "
+                                                           "unset: the generator's own (universal 20)")
     griffin_lim_iters: int = 32
     wavernn_target: int = 8000
     wavernn_overlap: int = 800
