@@ -27,7 +27,7 @@ from vocoder_svc.silence_gate import GateParams
 
 ENGINES = ("openvino", "onnxruntime", "torch")
 DEFAULT_ENGINE = "openvino"
-# int8: the first three stages' resblock convs in int8 on a graph engine (vocoder_svc.hifigan_int8); fp32: all
+# int8: stage 2's resblock convs in int8 on a graph engine (vocoder_svc.hifigan_int8); fp32: all
 PRECISIONS = ("fp32", "int8")
 # Generator frames each chunk borrows from its neighbours. The generator's receptive field is about
 # +-10 frames (conv_pre 7 taps, then dilated resblocks at 8x, 64x, 128x, 256x the frame rate). Chunked against
@@ -59,7 +59,7 @@ class HiFiGANVocoder:
         model = f"hifigan-{self.voice}" if self.voice in OUR_GENERATORS else f"hifigan-v1-{self.voice}"
         return {"model": model, "checkpoint": Path(self.checkpoint).name, "sha256": self.sha256,
                 "engine": self.engine, "precision": self.precision,
-                **({"int8_stages": list(hifigan_int8.INT8_STAGES)} if self.precision == "int8" else {}),
+                **({"int8_blocks": [list(b) for b in hifigan_int8.INT8_BLOCKS]} if self.precision == "int8" else {}),
                 "chunk_frames": self.chunk_frames, "mel_sharpen": self.mel_sharpen,
                 "envelope_lock": asdict(self.lock), "silence_gate": asdict(self.gate),
                 "sample_rate": self.sample_rate, "hparams": asdict(self.model.cfg)}
@@ -174,10 +174,10 @@ DEFAULT_VOICE = "universal"
 # 1.5 / 2.0 / 2.5 / 3.0 give DNSMOS 3.04 / 3.05 / 2.99 / 2.92, cosine 0.620 / 0.643 / 0.647 / 0.645, nearest-own
 # 44% / 56% / 56% / 59%, WER 0.371 / 0.350 / 0.384 / 0.382. LJSpeech is untuned: universal's factor.
 MEL_SHARPEN = {"universal": 1.5, "LJSpeech": 1.5, "lite": 2.0}
-# Each generator's default precision on a graph engine (torch runs fp32). universal's int8 (shipped ranges) is 1.6x
-# faster but not the default yet: with ranges from the pf3 calibration crops the real-voice probe scored DNSMOS
-# -0.016 [-0.036, +0.005] against fp32, with the shipped calibration file's ranges 2.704 vs 2.798 (bench/RESULTS.md).
-PRECISION = {"universal": "fp32", "LJSpeech": "fp32", "lite": "fp32"}
+# Each generator's default precision on a graph engine (torch runs fp32). universal: int8 in stage 2
+# (hifigan_int8.INT8_BLOCKS), 1.23x fp32's speed with DNSMOS, WER and cosine unchanged on the 80-clip real-voice
+# probe (bench/RESULTS.md); lite and LJSpeech are unmeasured: fp32.
+PRECISION = {"universal": "int8", "LJSpeech": "fp32", "lite": "fp32"}
 # Each generator's default envelope-lock strength (envelope_lock.py); 0: off.
 ENVELOPE_LOCK = {"universal": 0.0, "LJSpeech": 0.0, "lite": 0.0}
 # Each generator's default silence-gate depth in dB (silence_gate.py); 0: off. universal: 20 dB below 45 dB under

@@ -21,8 +21,8 @@ class VocoderSettings(StageSettings):
     hifigan_engine: Literal[ENGINES] = Field(DEFAULT_ENGINE, description=f"one of {ENGINES}: the same numbers; on "
                                                                          "V1 openvino ~1.2x onnxruntime, ~1.3x torch")
     hifigan_precision: Literal[PRECISIONS] | None = Field(
-        None, description="int8: the first three stages' resblock convs in int8 (1.6x fp32 on V1; "
-                          "vocoder_svc.hifigan_int8); fp32: all; unset: the generator's own (fp32 for all today)")
+        None, description="int8: stage 2's resblock convs in int8 (1.23x fp32 on V1; vocoder_svc.hifigan_int8); "
+                          "fp32: all; unset: the generator's own (universal int8, lite and LJSpeech fp32)")
     hifigan_chunk_frames: int = Field(256, description="generator frames per chunk (~3 s; bounds memory); 0: whole")
     hifigan_cache_dir: str = Field("", description="where the ONNX export is kept; empty: the temp folder")
     hifigan_mel_sharpen: float | None = Field(None, ge=0.5, le=3.0,
