@@ -140,7 +140,7 @@ SENTENCE_GAP_S = 0.15  # silence between streamed sentences
 # so the first audio waits for 28 frames' work (16 + 12 of context), not a whole sentence's. Measured
 # (bench.default_speed's stream, three runs each): 16 frames first, first audio 1.05-1.11x Griffin-Lim's with
 # 0.02-0.05 s of playback stalls; 12 frames, 0.96-1.03x but 0.10-0.17 s of stalls. Later sentences go in the
-# vocoder's usual 256-frame chunks (small chunks recompute their context).
+# vocoder's usual 512-frame chunks (small chunks recompute their context).
 FIRST_CHUNK_FRAMES = 16
 
 

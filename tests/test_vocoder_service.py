@@ -67,7 +67,7 @@ def test_hifigan_json_matches_the_library_call_at_22050(vocoder_url, real_mel):
     assert body["backend"] == "hifigan" and body["sample_rate"] == 22050
     wav = decode_array(CompactArray(**body["wav"]), "wav")
     assert len(wav) == round((real_mel.shape[1] - 1) * 200 * 22050 / 16000)
-    # the service's default (OpenVINO, stage 2 in int8, 256-frame chunks) against the same call in process, and
+    # the service's default (OpenVINO, stage 2 in int8, 512-frame chunks) against the same call in process, and
     # against plain fp32 torch on the whole mel, as near as int8 is (tests/test_hifigan_int8.py). Not to 1e-3 in
     # process: the service's thread count moves fp32 float noise, and with it activations across int8 steps
     # (measured: 1.3% of samples off by more than 1e-3, at most 0.03)

@@ -1,8 +1,8 @@
 """Static int8 for HiFi-GAN's second upsampling stage (HIFIGAN_PRECISION=int8; universal's default).
 
 The generator's time is its resblock convs; stage 2's (128 channels at 64x the frame rate) are the largest share
-and the ones int8 hurts least (INT8_BLOCKS). In the service's 256-frame chunks on OpenVINO, 2 cores: RTF 0.264
-against fp32's 0.324 (1.23x). Quantizing more bought speed at a cost in DNSMOS on the 80-clip real-voice probe
+and the ones int8 hurts least (INT8_BLOCKS). In 256-frame chunks on OpenVINO, 2 cores: RTF 0.264 against fp32's
+0.324 (1.23x; another alternating run, 0.254 vs 0.326). Quantizing more bought speed at a cost in DNSMOS on the 80-clip real-voice probe
 (paired against fp32): stages 1-3 1.6x, -0.065 to -0.094 with two calibration sets (-0.016 with a third, 16
 crops: the ranges of stage 1 and 3 depend on the calibration set); stages 2-3 1.37x, -0.034 [-0.050, -0.017].
 

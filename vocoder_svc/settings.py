@@ -5,7 +5,7 @@ from pydantic import Field
 
 from common.config import StageSettings
 from common.paths import DEFAULT_VOCODER
-from vocoder_svc.hifigan_runtime import DEFAULT_ENGINE, DEFAULT_VOICE, ENGINES, PRECISIONS, VOICES
+from vocoder_svc.hifigan_runtime import CHUNK_FRAMES, DEFAULT_ENGINE, DEFAULT_VOICE, ENGINES, PRECISIONS, VOICES
 
 
 class VocoderSettings(StageSettings):
@@ -23,7 +23,7 @@ class VocoderSettings(StageSettings):
     hifigan_precision: Literal[PRECISIONS] | None = Field(
         None, description="int8: stage 2's resblock convs in int8 (1.23x fp32 on V1; vocoder_svc.hifigan_int8); "
                           "fp32: all; unset: the generator's own (universal int8, lite and LJSpeech fp32)")
-    hifigan_chunk_frames: int = Field(256, description="generator frames per chunk (~3 s; bounds memory); 0: whole")
+    hifigan_chunk_frames: int = Field(CHUNK_FRAMES, description="generator frames per chunk (~6 s; bounds memory); 0: whole")
     hifigan_cache_dir: str = Field("", description="where the ONNX export is kept; empty: the temp folder")
     hifigan_mel_sharpen: float | None = Field(None, ge=0.5, le=3.0,
                                               description="global-variance post-filter on every mel before "
