@@ -159,8 +159,9 @@ def main(argv=None):
     speed, first = in_process_rows(args.threads), first_audio_rows()
     text = (f"{SECTION}\n\nMeasured {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} on {machine()}; load average at "
             f"start {load}. Medium text: bench/rtf.py's, in the tests/data/ref_slt.wav voice; end-to-end = a 10 s "
-            "reference embedded + synthesis + vocoding, best of 3. Targets: vocoder RTF <= 0.25, end-to-end "
-            "RTF <= 0.4, first streamed audio within 1.2x of Griffin-Lim's. `python -m bench.default_speed`.\n\n"
+            "reference embedded + synthesis + vocoding, best of 3 (vocoding: of 5 rounds taking every vocoder in "
+            "turn). Targets: vocoder RTF <= 0.25, end-to-end RTF <= 0.4, first streamed audio within 1.2x of "
+            "Griffin-Lim's. `python -m bench.default_speed`.\n\n"
             + table(speed, list(speed[0])) + "\n\n" + table(first, list(first[0])) + "\n")
     replace_section(args.out, SECTION, text)
     print(text)

@@ -2,9 +2,9 @@
 
 The generator's time is its resblock convs; stage 2's (128 channels at 64x the frame rate) are the largest share
 and the ones int8 hurts least (INT8_BLOCKS). In 256-frame chunks on OpenVINO, 2 cores: RTF 0.264 against fp32's
-0.324 (1.23x; another alternating run, 0.254 vs 0.326). Quantizing more bought speed at a cost in DNSMOS on the 80-clip real-voice probe
-(paired against fp32): stages 1-3 1.6x, -0.065 to -0.094 with two calibration sets (-0.016 with a third, 16
-crops: the ranges of stage 1 and 3 depend on the calibration set); stages 2-3 1.37x, -0.034 [-0.050, -0.017].
+0.324 (1.23x; another alternating run, 0.254 vs 0.326). Quantizing more bought speed at a cost in DNSMOS on the
+80-clip real-voice probe (paired against fp32): stages 1-3 1.6x, -0.065 to -0.094 with two calibration sets
+(-0.016 with a third, 16 crops: stage 1's and 3's ranges depend on the set); stages 2-3 1.37x, -0.034.
 
 The quantized graph is made once from the fp32 ONNX export: activation ranges from calibration mels shipped in
 models/ (our synthesizer's mels of LibriSpeech train-clean-100 speakers, none of the evaluation's), through the
@@ -34,7 +34,8 @@ INT8_BLOCKS = ((2, 0), (2, 1), (2, 2))
 # shape): against MinMax ranges, log-spectral distance from fp32 0.166 vs 0.207 nats (8 held-out clips).
 CROP_FRAMES = 128
 PERCENTILE = 99.999
-CALIBRATION_STRIDE = 8   # crops per ORT collect_data call (see int8_graph's Reader); crops past a multiple are left out
+# crops per ORT collect_data call (int8_graph's Reader); the crops past the last whole stride are left out
+CALIBRATION_STRIDE = 8
 
 
 def calibration_mels(path: Path = CALIBRATION_MELS) -> list[np.ndarray]:
@@ -74,8 +75,8 @@ def int8_graph(fp32_path: Path, prepare: Callable[[np.ndarray], np.ndarray], ker
                mel_sharpen: float, blocks: tuple[tuple[int, int], ...] = INT8_BLOCKS) -> Path:
     """The QDQ int8 graph of `fp32_path` beside it, made on first use and written atomically (concurrent starts
     are safe). Its activation ranges are the shipped file for this key where there is one (a second's work);
-    otherwise they are measured on the calibration mels through `prepare` (RTVC mel -> generator log mel; a few
-    minutes on 2 cores) and kept beside the graph."""
+    otherwise they are measured on the calibration mels through `prepare` (RTVC mel -> generator log mel; on 2
+    cores about 15 minutes for V1, 3 for lite) and kept beside the graph."""
     import onnx
     from onnxruntime.quantization import (
         CalibrationDataReader,
@@ -94,7 +95,8 @@ def int8_graph(fp32_path: Path, prepare: Callable[[np.ndarray], np.ndarray], ker
 
     class Reader(CalibrationDataReader):   # read only where no ranges file exists
         """The calibration crops, a stride at a time: ORT keeps every activation of what one collect_data call
-        reads until it folds them into its histograms, and 128 mels' crops at once took 24 GiB and the OOM killer."""
+        reads until it folds them into its histograms: 128 mels' crops at once took 24 GiB and the OOM killer;
+        8 at a time, 6.2 GiB at most."""
         def __init__(self):
             self.feeds, self.range = None, (0, 0)
 
@@ -122,6 +124,7 @@ def int8_graph(fp32_path: Path, prepare: Callable[[np.ndarray], np.ndarray], ker
     quantize_static(str(fp32_path), str(tmp), Reader(), quant_format=QuantFormat.QDQ, per_channel=True,
                     reduce_range=True, activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
                     nodes_to_quantize=nodes, calibrate_method=CalibrationMethod.Percentile,
-                    extra_options={"CalibPercentile": PERCENTILE, "CalibStridedMinMax": CALIBRATION_STRIDE}, calibration_cache_path=str(ranges))
+                    extra_options={"CalibPercentile": PERCENTILE, "CalibStridedMinMax": CALIBRATION_STRIDE},
+                    calibration_cache_path=str(ranges))
     os.replace(tmp, path)
     return path

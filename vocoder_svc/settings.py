@@ -23,7 +23,8 @@ class VocoderSettings(StageSettings):
     hifigan_precision: Literal[PRECISIONS] | None = Field(
         None, description="int8: stage 2's resblock convs in int8 (1.23x fp32 on V1; vocoder_svc.hifigan_int8); "
                           "fp32: all; unset: the generator's own (universal int8, lite and LJSpeech fp32)")
-    hifigan_chunk_frames: int = Field(CHUNK_FRAMES, description="generator frames per chunk (~6 s; bounds memory); 0: whole")
+    hifigan_chunk_frames: int = Field(CHUNK_FRAMES,
+                                      description="generator frames per chunk (~6 s; bounds memory); 0: whole")
     hifigan_cache_dir: str = Field("", description="where the ONNX export is kept; empty: the temp folder")
     hifigan_mel_sharpen: float | None = Field(None, ge=0.5, le=3.0,
                                               description="global-variance post-filter on every mel before "
