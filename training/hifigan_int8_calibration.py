@@ -25,6 +25,7 @@ from synthesizer_svc.settings import SynthesizerSettings
 from synthesizer_svc.spectrum_restore import synthesize_restored
 from training.evaluate_real import audio_root
 from training.sentences import load_sentences
+from training.speaker_mean import speaker_of
 from vocoder_svc import hifigan_int8
 from vocoder_svc.hifigan_int8 import CALIBRATION_MELS
 from vocoder_svc.hifigan_runtime import DEFAULT_VOICE, load_hifigan_vocoder, onnx_graph
@@ -37,7 +38,7 @@ MAX_FRAMES = 400   # 5 s: ranges need variety, not length
 def first_clip_per_speaker(folder: Path, count: int) -> list[Path]:
     firsts: dict[str, Path] = {}
     for path in sorted(folder.glob("*.flac")):
-        firsts.setdefault(path.name.split("-")[0], path)
+        firsts.setdefault(speaker_of(path, "name"), path)
     return [firsts[s] for s in sorted(firsts)[:count]]
 
 
@@ -54,7 +55,7 @@ def calibration_set(clips: list[Path]) -> dict[str, np.ndarray]:
         texts = [sentences[(i * per + j) * 5 % 400] for j in range(per)]   # no evaluation sentence among them
         spoken = synthesize_restored(runtime.model, texts, given, emphasized, weight, max_frames=MAX_FRAMES, seed=i)
         for j, mel in enumerate(spoken.mels):
-            mels[f"{i:03d}{j}|{clip.name.split('-')[0]}"] = mel.astype(np.float16)
+            mels[f"{i:03d}{j}|{speaker_of(clip, 'name')}"] = mel.astype(np.float16)
         print(f"{clip.name}: {[m.shape[1] for m in spoken.mels]} frames", flush=True)
     return mels
 
